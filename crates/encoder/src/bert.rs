@@ -1,0 +1,400 @@
+//! The BERT encoder as Burn modules.
+//!
+//! One struct per module of transformers' `modeling_bert.py`, with the same names, so that a
+//! weight's Burn path reads like its Hugging Face key (`encoder.layer.3.attention.output.dense`).
+//! The only renames (Rust keywords and style) are listed in [`crate::key_map`].
+//!
+//! Shapes: `B` batch, `T` sequence length, `H` hidden size, `N` heads, `D = H / N`.
+
+use burn::module::{Module, Param};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, Initializer, LayerNorm, LayerNormConfig, Linear,
+};
+use burn::tensor::activation::{gelu, relu, silu, softmax};
+use burn::tensor::{Device, Int, Tensor};
+
+use crate::config::{Activation, EncoderConfig};
+
+/// A linear layer initialised like transformers' `_init_weights`: N(0, std) weights, zero bias.
+/// The weight is stored Burn-style, `[in, out]`.
+pub fn init_linear(d_input: usize, d_output: usize, std: f64, device: &Device) -> Linear {
+    Linear {
+        weight: Initializer::Normal { mean: 0.0, std }.init([d_input, d_output], device),
+        bias: Some(Initializer::Zeros.init([d_output], device)),
+    }
+}
+
+fn init_embedding(n: usize, d: usize, std: f64, device: &Device) -> Embedding {
+    Embedding {
+        weight: Initializer::Normal { mean: 0.0, std }.init([n, d], device),
+    }
+}
+
+/// Word embeddings as transformers initialises them: N(0, std) with the padding row zeroed
+/// (`nn.Embedding(padding_idx=pad_token_id)`). Lazy like every Burn initializer, so loading a
+/// checkpoint over it never pays for the random draw.
+fn init_word_embeddings(config: &EncoderConfig, device: &Device) -> Embedding {
+    let (vocab, hidden) = (config.vocab_size, config.hidden_size);
+    let (std, pad) = (config.initializer_range, config.pad_id());
+    let init = move |device: &Device, require_grad: bool| {
+        let mut weight = Tensor::<2>::random(
+            [vocab, hidden],
+            burn::tensor::Distribution::Normal(0.0, std),
+            device,
+        );
+        if pad < vocab {
+            weight = weight.slice_assign(
+                burn::tensor::s![pad..pad + 1, ..],
+                Tensor::zeros([1, hidden], device),
+            );
+        }
+        // Built before gradients are tracked, so the parameter is a leaf of the graph.
+        if require_grad {
+            weight = weight.require_grad();
+        }
+        weight
+    };
+    Embedding {
+        weight: Param::uninitialized(
+            burn::module::ParamId::new(),
+            init,
+            device.clone(),
+            true,
+            [vocab, hidden].into(),
+        ),
+    }
+}
+
+fn init_layer_norm(config: &EncoderConfig, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(config.hidden_size)
+        .with_epsilon(config.layer_norm_eps)
+        .init(device)
+}
+
+/// Inputs of one batch. `attention_mask` is 1 for real tokens and 0 for padding.
+#[derive(Debug, Clone)]
+pub struct EncoderInput {
+    pub input_ids: Tensor<2, Int>,
+    pub token_type_ids: Tensor<2, Int>,
+    pub attention_mask: Tensor<2, Int>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EncoderOutput {
+    /// `[B, T, H]`
+    pub last_hidden_state: Tensor<3>,
+    /// `[B, H]`: tanh(dense(first token)), when the model has a pooler.
+    pub pooler_output: Option<Tensor<2>>,
+}
+
+/// `BertEmbeddings`: word + absolute position + token type, then LayerNorm and dropout.
+#[derive(Module, Debug)]
+pub struct BertEmbeddings {
+    pub word_embeddings: Embedding,
+    pub position_embeddings: Embedding,
+    pub token_type_embeddings: Embedding,
+    /// HF: `LayerNorm`.
+    pub layer_norm: LayerNorm,
+    pub dropout: Dropout,
+}
+
+impl BertEmbeddings {
+    pub fn new(config: &EncoderConfig, device: &Device) -> Self {
+        let std = config.initializer_range;
+        let word = init_word_embeddings(config, device);
+        Self {
+            word_embeddings: word,
+            position_embeddings: init_embedding(
+                config.max_position_embeddings,
+                config.hidden_size,
+                std,
+                device,
+            ),
+            token_type_embeddings: init_embedding(
+                config.type_vocab_size,
+                config.hidden_size,
+                std,
+                device,
+            ),
+            layer_norm: init_layer_norm(config, device),
+            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+        }
+    }
+
+    /// `[B, T]` ids -> `[B, T, H]`.
+    pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
+        let [batch, seq] = input_ids.dims();
+        let device = input_ids.device();
+        let position_ids = Tensor::<1, Int>::arange(0..seq as i64, &device)
+            .unsqueeze::<2>()
+            .expand([batch, seq]);
+        let embeddings = self.word_embeddings.forward(input_ids)
+            + self.token_type_embeddings.forward(token_type_ids)
+            + self.position_embeddings.forward(position_ids);
+        self.dropout.forward(self.layer_norm.forward(embeddings))
+    }
+}
+
+/// `BertSelfAttention`: scaled dot-product attention over all heads, with a padding mask.
+#[derive(Module, Debug)]
+pub struct BertSelfAttention {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub dropout: Dropout,
+    pub num_heads: usize,
+    pub head_dim: usize,
+}
+
+impl BertSelfAttention {
+    pub fn new(config: &EncoderConfig, device: &Device) -> Self {
+        let (h, std) = (config.hidden_size, config.initializer_range);
+        Self {
+            query: init_linear(h, h, std, device),
+            key: init_linear(h, h, std, device),
+            value: init_linear(h, h, std, device),
+            dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
+            num_heads: config.num_attention_heads,
+            head_dim: config.head_dim(),
+        }
+    }
+
+    /// `[B, T, H]` -> `[B, N, T, D]`
+    fn split_heads(&self, x: Tensor<3>) -> Tensor<4> {
+        let [batch, seq, _] = x.dims();
+        x.reshape([batch, seq, self.num_heads, self.head_dim])
+            .swap_dims(1, 2)
+    }
+
+    /// `mask_bias` is `[B, 1, 1, T]`: 0 where attention is allowed, a large negative number on
+    /// padding (see [`BertModel::mask_bias`]).
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let [batch, seq, hidden_size] = hidden.dims();
+        let q = self.split_heads(self.query.forward(hidden.clone()));
+        let k = self.split_heads(self.key.forward(hidden.clone()));
+        let v = self.split_heads(self.value.forward(hidden));
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = q.matmul(k.transpose()) * scale + mask_bias;
+        let probs = self.dropout.forward(softmax(scores, 3));
+        probs
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([batch, seq, hidden_size])
+    }
+}
+
+/// `BertSelfOutput`: projection, dropout, residual, LayerNorm (post-LN).
+#[derive(Module, Debug)]
+pub struct BertSelfOutput {
+    pub dense: Linear,
+    /// HF: `LayerNorm`.
+    pub layer_norm: LayerNorm,
+    pub dropout: Dropout,
+}
+
+impl BertSelfOutput {
+    pub fn new(config: &EncoderConfig, device: &Device) -> Self {
+        let h = config.hidden_size;
+        Self {
+            dense: init_linear(h, h, config.initializer_range, device),
+            layer_norm: init_layer_norm(config, device),
+            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+        }
+    }
+
+    pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
+        let projected = self.dropout.forward(self.dense.forward(hidden));
+        self.layer_norm.forward(projected + residual)
+    }
+}
+
+/// `BertAttention`.
+#[derive(Module, Debug)]
+pub struct BertAttention {
+    /// HF: `self` (a Rust keyword).
+    pub self_attention: BertSelfAttention,
+    pub output: BertSelfOutput,
+}
+
+impl BertAttention {
+    pub fn new(config: &EncoderConfig, device: &Device) -> Self {
+        Self {
+            self_attention: BertSelfAttention::new(config, device),
+            output: BertSelfOutput::new(config, device),
+        }
+    }
+
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let attended = self.self_attention.forward(hidden.clone(), mask_bias);
+        self.output.forward(attended, hidden)
+    }
+}
+
+/// `BertIntermediate`: the feed-forward expansion and its activation.
+#[derive(Module, Debug)]
+pub struct BertIntermediate {
+    pub dense: Linear,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+impl BertIntermediate {
+    pub fn new(config: &EncoderConfig, device: &Device) -> Self {
+        Self {
+            dense: init_linear(
+                config.hidden_size,
+                config.intermediate_size,
+                config.initializer_range,
+                device,
+            ),
+            activation: config.activation(),
+        }
+    }
+
+    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let x = self.dense.forward(hidden);
+        match self.activation {
+            // Burn's `gelu` is the exact erf form, as transformers' "gelu".
+            Activation::Gelu => gelu(x),
+            Activation::GeluTanh => burn::tensor::activation::gelu_approximate(x),
+            Activation::Relu => relu(x),
+            Activation::Silu => silu(x),
+        }
+    }
+}
+
+/// `BertOutput`: the feed-forward contraction, dropout, residual, LayerNorm.
+#[derive(Module, Debug)]
+pub struct BertOutput {
+    pub dense: Linear,
+    /// HF: `LayerNorm`.
+    pub layer_norm: LayerNorm,
+    pub dropout: Dropout,
+}
+
+impl BertOutput {
+    pub fn new(config: &EncoderConfig, device: &Device) -> Self {
+        Self {
+            dense: init_linear(
+                config.intermediate_size,
+                config.hidden_size,
+                config.initializer_range,
+                device,
+            ),
+            layer_norm: init_layer_norm(config, device),
+            dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+        }
+    }
+
+    pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
+        let projected = self.dropout.forward(self.dense.forward(hidden));
+        self.layer_norm.forward(projected + residual)
+    }
+}
+
+/// `BertLayer`: attention block then feed-forward block.
+#[derive(Module, Debug)]
+pub struct BertLayer {
+    pub attention: BertAttention,
+    pub intermediate: BertIntermediate,
+    pub output: BertOutput,
+}
+
+impl BertLayer {
+    pub fn new(config: &EncoderConfig, device: &Device) -> Self {
+        Self {
+            attention: BertAttention::new(config, device),
+            intermediate: BertIntermediate::new(config, device),
+            output: BertOutput::new(config, device),
+        }
+    }
+
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let attended = self.attention.forward(hidden, mask_bias);
+        let expanded = self.intermediate.forward(attended.clone());
+        self.output.forward(expanded, attended)
+    }
+}
+
+/// `BertEncoder`: the stack of layers.
+#[derive(Module, Debug)]
+pub struct BertEncoder {
+    pub layer: Vec<BertLayer>,
+}
+
+/// `BertPooler`: tanh(dense(hidden state of the first token)).
+#[derive(Module, Debug)]
+pub struct BertPooler {
+    pub dense: Linear,
+}
+
+impl BertPooler {
+    pub fn new(config: &EncoderConfig, device: &Device) -> Self {
+        let h = config.hidden_size;
+        Self {
+            dense: init_linear(h, h, config.initializer_range, device),
+        }
+    }
+
+    /// `[B, T, H]` -> `[B, H]`
+    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
+        let [batch, _, h] = hidden.dims();
+        let first = hidden.narrow(1, 0, 1).reshape([batch, h]);
+        self.dense.forward(first).tanh()
+    }
+}
+
+/// `BertModel`: embeddings, encoder and (optionally) the pooler.
+#[derive(Module, Debug)]
+pub struct BertModel {
+    pub embeddings: BertEmbeddings,
+    pub encoder: BertEncoder,
+    pub pooler: Option<BertPooler>,
+}
+
+impl BertModel {
+    /// A randomly initialised model (transformers' `_init_weights`), for training from scratch,
+    /// tests, and as the skeleton that a checkpoint is loaded into.
+    pub fn new(config: &EncoderConfig, with_pooler: bool, device: &Device) -> Self {
+        Self {
+            embeddings: BertEmbeddings::new(config, device),
+            encoder: BertEncoder {
+                layer: (0..config.num_hidden_layers)
+                    .map(|_| BertLayer::new(config, device))
+                    .collect(),
+            },
+            pooler: with_pooler.then(|| BertPooler::new(config, device)),
+        }
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.encoder.layer.len()
+    }
+
+    pub fn hidden_size(&self) -> usize {
+        self.embeddings.word_embeddings.weight.dims()[1]
+    }
+
+    /// The additive attention bias for a `[B, T]` 0/1 mask: `[B, 1, 1, T]`, 0 on tokens and the
+    /// most negative f32 on padding, as transformers' `get_extended_attention_mask` does.
+    pub fn mask_bias(attention_mask: Tensor<2, Int>) -> Tensor<4> {
+        let [batch, seq] = attention_mask.dims();
+        let padding = attention_mask.float().neg() + 1.0;
+        (padding * f32::MIN).reshape([batch, 1, 1, seq])
+    }
+
+    pub fn forward(&self, input: EncoderInput) -> EncoderOutput {
+        let mask_bias = Self::mask_bias(input.attention_mask);
+        let mut hidden = self
+            .embeddings
+            .forward(input.input_ids, input.token_type_ids);
+        for layer in &self.encoder.layer {
+            hidden = layer.forward(hidden, mask_bias.clone());
+        }
+        let pooler_output = self.pooler.as_ref().map(|p| p.forward(hidden.clone()));
+        EncoderOutput {
+            last_hidden_state: hidden,
+            pooler_output,
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! # encoder
+//!
+//! Pretrained transformer encoders (the BERT family) from Hugging Face model directories, as
+//! Burn modules that compute what transformers computes.
+//!
+//! What it is: the HF config ([`EncoderConfig`]), the model ([`bert`], mirroring
+//! `modeling_bert.py`), checkpoint loading and saving in HF layout ([`checkpoint`],
+//! [`key_map`], [`weights`]), tokenization with offsets, word ids and overflowing windows
+//! ([`tokenizer`]), and the `encode` and `convert-checkpoint` binaries.
+//!
+//! What it is not: it knows nothing of tasks, heads, losses or training loops; those live in
+//! the `tuning` crate and the per-task crates.
+
+pub mod bert;
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod fsutil;
+pub mod input;
+pub mod key_map;
+pub mod model_dir;
+pub mod tokenizer;
+pub mod weights;
+
+pub use bert::{BertModel, EncoderInput, EncoderOutput};
+pub use checkpoint::LoadReport;
+pub use config::{Activation, EncoderConfig, ModelFamily};
+pub use error::LoadError;
+pub use model_dir::{ModelDir, Pretrained, default_model_dir, load_pretrained, save_pretrained};
+pub use tokenizer::{EncodeOptions, TokenizedWindow, Tokenizer, Truncation};
+pub use weights::{Checkpoint, HostTensor};
+
+/// The compute device: `cuda` when built with that feature, the CPU (burn-flex) otherwise.
+pub fn default_device() -> burn::tensor::Device {
+    #[cfg(feature = "cuda")]
+    {
+        burn::tensor::Device::cuda(0)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        burn::tensor::Device::flex()
+    }
+}

@@ -1,0 +1,65 @@
+//! Shared helpers for the encoder's integration tests: fixture paths and comparisons.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use burn::tensor::Tensor;
+use encoder::{EncodeOptions, TokenizedWindow};
+use serde_json::Value;
+
+/// tests/fixtures at the workspace root (written by scripts/make-fixtures.py).
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+pub fn tiny(name: &str) -> PathBuf {
+    fixtures().join("encoder").join(name)
+}
+
+pub fn reference() -> Value {
+    let text = std::fs::read_to_string(fixtures().join("encoder/reference.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn floats(value: &Value) -> Vec<f32> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(floats).collect(),
+        Value::Number(n) => vec![n.as_f64().unwrap() as f32],
+        other => panic!("not a number array: {other}"),
+    }
+}
+
+pub fn ids(value: &Value) -> Vec<u32> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect()
+}
+
+pub fn tensor_values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "different number of values");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Tokenizes a reference case the way the fixture script called the tokenizer (no truncation).
+pub fn tokenize_case(tokenizer: &encoder::Tokenizer, case: &Value) -> TokenizedWindow {
+    let text = case["text"].as_str().unwrap();
+    let pair = case.get("text_pair").and_then(Value::as_str);
+    tokenizer
+        .encode(text, pair, &EncodeOptions::default())
+        .unwrap()
+        .remove(0)
+}
