@@ -268,3 +268,53 @@ pub fn write_safetensors(
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     crate::fsutil::write_atomic(path, &serialized)
 }
+
+/// One float parameter of a module, under its HF key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedParam {
+    pub name: String,
+    pub id: burn::module::ParamId,
+    pub shape: Vec<usize>,
+    /// Whether the parameter currently takes part in backpropagation.
+    pub require_grad: bool,
+}
+
+impl NamedParam {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+struct NameCollector {
+    path: PathTracker,
+    params: Vec<NamedParam>,
+}
+
+impl ModuleVisitor for NameCollector {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.enter(name, container_type);
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.exit();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.params.push(NamedParam {
+            name: self.path.hf_key().name,
+            id: param.id,
+            shape: param.lazy_shape().to_vec(),
+            require_grad: param.is_require_grad(),
+        });
+    }
+}
+
+/// Every float parameter of `module` with its HF key, in module order.
+pub fn named_params<M: Module>(module: &M) -> Vec<NamedParam> {
+    let mut collector = NameCollector {
+        path: PathTracker::default(),
+        params: Vec::new(),
+    };
+    module.visit(&mut collector);
+    collector.params
+}

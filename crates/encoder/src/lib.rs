@@ -26,7 +26,9 @@ pub use bert::{BertModel, EncoderInput, EncoderOutput};
 pub use checkpoint::LoadReport;
 pub use config::{Activation, EncoderConfig, ModelFamily};
 pub use error::LoadError;
-pub use model_dir::{ModelDir, Pretrained, default_model_dir, load_pretrained, save_pretrained};
+pub use model_dir::{
+    ModelDir, Pretrained, default_model_dir, load_pretrained, load_pretrained_with, save_pretrained,
+};
 pub use tokenizer::{EncodeOptions, TokenizedWindow, Tokenizer, Truncation};
 pub use weights::{Checkpoint, HostTensor};
 

@@ -124,8 +124,19 @@ pub fn has_pooler(checkpoint: &Checkpoint) -> bool {
 /// Every encoder weight must be present; unused weights (a pretraining or task head) are
 /// listed in the report.
 pub fn load_pretrained(dir: &Path, device: &Device) -> Result<Pretrained, LoadError> {
+    load_pretrained_with(dir, device, |_| {})
+}
+
+/// [`load_pretrained`], with the config adjusted before the model is built (e.g. dropout
+/// probabilities overridden for fine-tuning, as transformers' `from_pretrained(**kwargs)`).
+pub fn load_pretrained_with(
+    dir: &Path,
+    device: &Device,
+    adjust: impl FnOnce(&mut EncoderConfig),
+) -> Result<Pretrained, LoadError> {
     let dir = ModelDir::open(dir)?;
-    let config = dir.config()?;
+    let mut config = dir.config()?;
+    adjust(&mut config);
     let tokenizer = dir.tokenizer()?;
     let checkpoint = dir.checkpoint()?;
     let skeleton = BertModel::new(&config, has_pooler(&checkpoint), device);

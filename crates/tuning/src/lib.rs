@@ -1,0 +1,24 @@
+//! # tuning
+//!
+//! The fine-tuning engine: the [`Task`] trait every task implements, the training loop
+//! ([`trainer`]), the strategies that decide which parameters learn at which rate
+//! ([`strategy`]), AdamW with transformers' semantics ([`optimizer`]), learning-rate schedules
+//! ([`schedule`]), sampling and length grouping ([`sampler`]) and the settings, named after
+//! transformers' `TrainingArguments` ([`args`]).
+//!
+//! What it is not: it knows no particular task (no labels, heads or metrics of its own) and no
+//! checkpoint format beyond what the `encoder` crate provides.
+
+pub mod args;
+pub mod log;
+pub mod optimizer;
+pub mod sampler;
+pub mod schedule;
+pub mod strategy;
+pub mod task;
+pub mod trainer;
+
+pub use args::{IntervalStrategy, TrainingArgs, TrainingFlags};
+pub use strategy::Strategy;
+pub use task::{Metrics, Task};
+pub use trainer::{RunSummary, Trainer};

@@ -1,0 +1,83 @@
+//! What a task must provide for the engine to fine-tune and evaluate it.
+//!
+//! Designed with the four shipped tasks in view:
+//! - sentence classification: one feature per example, logits per feature;
+//! - token tagging: one or more windows per sentence, labels on first sub-tokens, outputs
+//!   merged back per word in `evaluate`;
+//! - span extraction: several overlapping windows per question, n-best span search across
+//!   them in `evaluate`;
+//! - relation classification: entity markers in the text, pooled at marker positions.
+//!
+//! A feature is one model input window; an example can have several. `evaluate` sees all
+//! examples, features and per-feature outputs at once, so post-processing that spans windows
+//! (QA, long NER sentences) lives in the task, not in the engine.
+
+use std::collections::BTreeMap;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use encoder::{BertModel, EncoderConfig, Tokenizer};
+
+/// Metric name -> value, e.g. {"accuracy": 0.91, "macro_f1": 0.90}.
+pub type Metrics = BTreeMap<String, f64>;
+
+pub trait Task {
+    /// A typed example from the task's loader.
+    type Example: Clone + Send + Sync;
+    /// One model input window with its aligned labels.
+    type Feature: Clone + Send + Sync;
+    /// The encoder with the task's head (holding the encoder in a `bert` field, so the
+    /// checkpoint keys are transformers' `*For*` class keys).
+    type Model: Module;
+    /// Per-feature model output, on the host (e.g. logits).
+    type Output: Clone + Send;
+
+    /// Short name for logs ("sentiment", "ner", ...).
+    fn name(&self) -> &str;
+
+    /// The task model around a (pretrained) encoder, with a newly initialised head
+    /// (normal, std = initializer_range, zero bias, as transformers initialises heads).
+    fn build_model(
+        &self,
+        encoder: BertModel,
+        config: &EncoderConfig,
+        classifier_dropout: f64,
+        device: &Device,
+    ) -> Self::Model;
+
+    /// Tokenizes examples into features, each at most `max_seq_length` tokens.
+    fn featurize(
+        &self,
+        examples: &[Self::Example],
+        tokenizer: &Tokenizer,
+        max_seq_length: usize,
+    ) -> anyhow::Result<Vec<Self::Feature>>;
+
+    /// Number of tokens of a feature (for length grouping and padding).
+    fn feature_len(&self, feature: &Self::Feature) -> usize;
+
+    /// The mean training loss of a batch (a scalar tensor of shape `[1]`).
+    fn loss(&self, model: &Self::Model, batch: &[&Self::Feature], device: &Device) -> Tensor<1>;
+
+    /// Model outputs for a batch, in batch order.
+    fn predict(
+        &self,
+        model: &Self::Model,
+        batch: &[&Self::Feature],
+        device: &Device,
+    ) -> Vec<Self::Output>;
+
+    /// The task's official metrics from all outputs of an evaluation set.
+    fn evaluate(
+        &self,
+        examples: &[Self::Example],
+        features: &[Self::Feature],
+        outputs: &[Self::Output],
+    ) -> Metrics;
+
+    /// The metric that selects the best checkpoint by default, and whether greater is better.
+    fn selection_metric(&self) -> (&'static str, bool);
+
+    /// Adds what the export's `config.json` needs (architectures, id2label, label2id, ...).
+    fn export_config(&self, config: &mut EncoderConfig);
+}

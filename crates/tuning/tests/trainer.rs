@@ -1,0 +1,202 @@
+//! The training loop end to end on the tiny encoder: outputs, reproducibility, guards.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+use tuning::{IntervalStrategy, Trainer, TrainingArgs};
+
+fn args(out: &Path) -> TrainingArgs {
+    TrainingArgs {
+        output_dir: out.to_path_buf(),
+        learning_rate: 1e-3,
+        num_train_epochs: 2.0,
+        per_device_train_batch_size: 8,
+        per_device_eval_batch_size: 16,
+        logging_steps: 2,
+        warmup_ratio: 0.1,
+        weight_decay: 0.01,
+        eval_strategy: IntervalStrategy::Epoch,
+        max_seq_length: 64,
+        ..TrainingArgs::default()
+    }
+}
+
+/// Burn's random generator is per device and process-wide: runs in parallel test threads
+/// would draw from it in turn. A binary runs one training per process; tests take turns.
+static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn run(task: &RegressionTask, args: TrainingArgs) -> anyhow::Result<tuning::RunSummary> {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let train = examples(40);
+    let eval = examples(60)[40..].to_vec();
+    Trainer {
+        task,
+        args,
+        model_dir: tiny_model_dir(),
+    }
+    .train(&train, Some(&eval))
+}
+
+fn read_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// metrics.jsonl without its wall-clock fields.
+fn deterministic_log(path: &Path) -> Vec<Value> {
+    read_lines(path)
+        .into_iter()
+        .map(|mut v| {
+            let o = v.as_object_mut().unwrap();
+            o.remove("samples_per_second");
+            o.remove("train_runtime");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_writes_settings_log_results_and_an_hf_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let summary = run(&RegressionTask::default(), args(&out)).unwrap();
+    // 40 features / 8 = 5 steps per epoch, 2 epochs.
+    assert_eq!(summary.global_step, 10);
+    let settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("training_args.json")).unwrap())
+            .unwrap();
+    assert_eq!(settings["learning_rate"], 1e-3);
+    assert_eq!(settings["strategy"]["freeze_embeddings"], false);
+    let log = read_lines(&out.join("metrics.jsonl"));
+    let train_lines: Vec<&Value> = log.iter().filter(|l| l.get("loss").is_some()).collect();
+    assert_eq!(train_lines.len(), 5, "logging every 2 of 10 steps");
+    assert_eq!(train_lines[0]["step"], 2);
+    // Warmup: ceil(0.1 * 10) = 1 step, then linear decay: lr at step index 1 is 1e-3 * 9/9.
+    assert!((train_lines[0]["learning_rate"].as_f64().unwrap() - 1e-3).abs() < 1e-12);
+    let evals: Vec<&Value> = log.iter().filter(|l| l.get("eval_mse").is_some()).collect();
+    assert_eq!(evals.len(), 2, "one evaluation per epoch");
+    let first_loss = train_lines[0]["loss"].as_f64().unwrap();
+    let last_loss = train_lines[4]["loss"].as_f64().unwrap();
+    assert!(
+        last_loss < first_loss,
+        "training reduces the loss: {first_loss} -> {last_loss}"
+    );
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("eval_results.json")).unwrap())
+            .unwrap();
+    let best = results["eval_mse"].as_f64().unwrap();
+    let seen: Vec<f64> = evals
+        .iter()
+        .map(|e| e["eval_mse"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        best,
+        seen.iter().cloned().fold(f64::INFINITY, f64::min),
+        "best = lowest mse"
+    );
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architectures"][0], "BertForSequenceClassification");
+    let weights = std::fs::read(out.join("model.safetensors")).unwrap();
+    let weights = safetensors::SafeTensors::deserialize(&weights).unwrap();
+    assert!(
+        weights
+            .names()
+            .contains(&"bert.encoder.layer.1.output.dense.weight")
+    );
+    assert!(weights.names().contains(&"regressor.weight"));
+    assert!(out.join("tokenizer.json").is_file());
+}
+
+#[test]
+fn the_same_seed_reproduces_the_same_metrics_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    run(&RegressionTask::default(), args(&a)).unwrap();
+    run(&RegressionTask::default(), args(&b)).unwrap();
+    assert_eq!(
+        deterministic_log(&a.join("metrics.jsonl")),
+        deterministic_log(&b.join("metrics.jsonl"))
+    );
+    let other_seed = TrainingArgs {
+        seed: 7,
+        ..args(&c)
+    };
+    run(&RegressionTask::default(), other_seed).unwrap();
+    assert_ne!(
+        deterministic_log(&a.join("metrics.jsonl")),
+        deterministic_log(&c.join("metrics.jsonl"))
+    );
+}
+
+#[test]
+fn an_output_dir_holding_a_run_is_refused_unless_overwriting() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let short = TrainingArgs {
+        max_steps: Some(1),
+        eval_strategy: IntervalStrategy::No,
+        ..args(&out)
+    };
+    run(&RegressionTask::default(), short.clone()).unwrap();
+    let err = run(&RegressionTask::default(), short.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("already holds a run") && err.contains("--overwrite-output-dir"),
+        "{err}"
+    );
+    let again = TrainingArgs {
+        overwrite_output_dir: true,
+        ..short
+    };
+    run(&RegressionTask::default(), again).unwrap();
+    assert_eq!(
+        read_lines(&out.join("metrics.jsonl"))
+            .iter()
+            .filter(|l| l.get("loss").is_some())
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_nan_loss_stops_the_run_and_keeps_the_last_good_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // 5 micro-batches per epoch: the first epoch ends, is evaluated and exported; then NaN.
+    let task = RegressionTask {
+        nan_after: Some(6),
+        ..RegressionTask::default()
+    };
+    let err = run(&task, args(&out)).unwrap_err().to_string();
+    assert!(err.contains("NaN") && err.contains("step 7"), "{err}");
+    assert!(
+        out.join("model.safetensors").is_file(),
+        "the epoch-1 model is kept"
+    );
+}
+
+#[test]
+fn bad_strategy_for_the_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bad = args(&dir.path().join("run"));
+    bad.strategy = tuning::Strategy::preset("freeze-bottom:5").unwrap();
+    let err = run(&RegressionTask::default(), bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("freeze_bottom_layers = 5") && err.contains("2 layers"),
+        "{err}"
+    );
+}
