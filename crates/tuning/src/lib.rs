@@ -12,6 +12,7 @@
 pub mod args;
 pub mod log;
 pub mod optimizer;
+pub mod run_dir;
 pub mod sampler;
 pub mod schedule;
 pub mod strategy;

@@ -1,0 +1,465 @@
+//! Loading sentence-classification data: GLUE SST-2 TSV and generic CSV, TSV and JSONL files.
+//!
+//! The format is chosen by extension (`.tsv`, `.csv`, `.jsonl`/`.json`); columns by name.
+//! Labels are kept as the strings in the file ("0", "1", "positive"...) and mapped to ids by a
+//! [`LabelSet`]. Every error names the file, the line and the field.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+/// One example: a text (or a pair) and, in labelled data, its label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub text: String,
+    pub text_pair: Option<String>,
+    pub label: Option<String>,
+    /// GLUE's `index` column when present (test files), else the row number from 0.
+    pub index: usize,
+    /// Where the example came from, for error messages ("train.tsv:12").
+    pub source: String,
+}
+
+/// Which columns hold what. Defaults fit GLUE SST-2 (`sentence`, `label`).
+#[derive(Debug, Clone)]
+pub struct Columns {
+    pub text: String,
+    pub text_pair: Option<String>,
+    pub label: String,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        Self {
+            text: "sentence".into(),
+            text_pair: None,
+            label: "label".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Tsv,
+    Csv,
+    Jsonl,
+}
+
+fn format_of(path: &Path) -> Result<Format> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("tsv") => Ok(Format::Tsv),
+        Some("csv") => Ok(Format::Csv),
+        Some("jsonl" | "json") => Ok(Format::Jsonl),
+        _ => bail!(
+            "{}: unknown data format (expected .tsv, .csv or .jsonl)",
+            path.display()
+        ),
+    }
+}
+
+/// Whether labels must be present (training, evaluation) or may be absent (prediction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labels {
+    Required,
+    Optional,
+}
+
+/// Reads a data file. Empty files and files without examples are errors.
+pub fn load(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<Example>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = decode_utf8(path, &bytes)?;
+    let examples = match format_of(path)? {
+        Format::Tsv => load_delimited(path, &text, b'\t', columns, labels)?,
+        Format::Csv => load_delimited(path, &text, b',', columns, labels)?,
+        Format::Jsonl => load_jsonl(path, &text, columns, labels)?,
+    };
+    if examples.is_empty() {
+        bail!("{}: no examples (the file is empty)", path.display());
+    }
+    Ok(examples)
+}
+
+/// UTF-8 or a clear error at the first bad byte's line.
+fn decode_utf8(path: &Path, bytes: &[u8]) -> Result<String> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string()),
+        Err(err) => {
+            let at = err.valid_up_to();
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            bail!(
+                "{}:{line}: not valid UTF-8 (byte 0x{:02x} at offset {at}); convert the file to UTF-8",
+                path.display(),
+                bytes[at]
+            )
+        }
+    }
+}
+
+fn load_delimited(
+    path: &Path,
+    text: &str,
+    delimiter: u8,
+    columns: &Columns,
+    labels: Labels,
+) -> Result<Vec<Example>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        // GLUE's TSVs contain bare quotes inside sentences: read them as text.
+        .quoting(delimiter == b',')
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| anyhow!("{}:1: cannot read the header: {e}", path.display()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let find = |name: &str| header.iter().position(|h| h == name);
+    let missing = |name: &str| {
+        anyhow!(
+            "{}:1: no column `{name}` (columns: {})",
+            path.display(),
+            header.join(", ")
+        )
+    };
+    let text_col = find(&columns.text).ok_or_else(|| missing(&columns.text))?;
+    let pair_col = match &columns.text_pair {
+        Some(name) => Some(find(name).ok_or_else(|| missing(name))?),
+        None => None,
+    };
+    let label_col = find(&columns.label);
+    if labels == Labels::Required && label_col.is_none() {
+        return Err(missing(&columns.label));
+    }
+    let index_col = find("index").or_else(|| find("idx"));
+
+    let mut examples = Vec::new();
+    for (row, record) in reader.records().enumerate() {
+        let line = row + 2;
+        let record = record.map_err(|e| {
+            let at = e.position().map(|p| p.line() as usize).unwrap_or(line);
+            anyhow!("{}:{at}: malformed row: {e}", path.display())
+        })?;
+        let field = |col: usize, name: &str| -> Result<String> {
+            record
+                .get(col)
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("{}:{line}: missing field `{name}`", path.display()))
+        };
+        let text = field(text_col, &columns.text)?;
+        let text_pair = match (pair_col, &columns.text_pair) {
+            (Some(col), Some(name)) => Some(field(col, name)?),
+            _ => None,
+        };
+        let label = match label_col {
+            Some(col) => {
+                let value = field(col, &columns.label)?;
+                if value.trim().is_empty() {
+                    if labels == Labels::Required {
+                        bail!("{}:{line}: empty `{}`", path.display(), columns.label);
+                    }
+                    None
+                } else {
+                    Some(value.trim().to_string())
+                }
+            }
+            None => None,
+        };
+        let index = match index_col {
+            Some(col) => field(col, "index")?
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("{}:{line}: `index` is not a whole number", path.display()))?,
+            None => row,
+        };
+        examples.push(Example {
+            text,
+            text_pair,
+            label,
+            index,
+            source: format!("{}:{line}", path.display()),
+        });
+    }
+    Ok(examples)
+}
+
+fn load_jsonl(path: &Path, text: &str, columns: &Columns, labels: Labels) -> Result<Vec<Example>> {
+    let mut examples = Vec::new();
+    for (i, line_text) in text.lines().enumerate() {
+        let line = i + 1;
+        if line_text.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(line_text)
+            .map_err(|e| anyhow!("{}:{line}: not valid JSON: {e}", path.display()))?;
+        let string = |name: &str, required: bool| -> Result<Option<String>> {
+            match value.get(name) {
+                Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+                Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(serde_json::Value::Bool(b)) => Ok(Some(b.to_string())),
+                Some(serde_json::Value::Null) | None if !required => Ok(None),
+                Some(other) => bail!(
+                    "{}:{line}: field `{name}` must be a string or number, found {other}",
+                    path.display()
+                ),
+                None => bail!("{}:{line}: missing field `{name}`", path.display()),
+            }
+        };
+        let text = string(&columns.text, true)?.expect("required");
+        let text_pair = match &columns.text_pair {
+            Some(name) => Some(string(name, true)?.expect("required")),
+            None => None,
+        };
+        let label = string(&columns.label, labels == Labels::Required)?;
+        let index = match value.get("index").or_else(|| value.get("idx")) {
+            Some(v) => v.as_u64().ok_or_else(|| {
+                anyhow!("{}:{line}: `index` is not a whole number", path.display())
+            })? as usize,
+            None => examples.len(),
+        };
+        examples.push(Example {
+            text,
+            text_pair,
+            label,
+            index,
+            source: format!("{}:{line}", path.display()),
+        });
+    }
+    Ok(examples)
+}
+
+/// The label names and their order; id = position. Saved with the model as id2label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelSet {
+    pub names: Vec<String>,
+}
+
+impl LabelSet {
+    /// The sorted set of labels in the data (numerically when all labels are integers), as
+    /// transformers' run_glue orders them.
+    pub fn from_examples(examples: &[Example]) -> Result<Self> {
+        let Self { names } = Self::from_names(examples.iter().filter_map(|e| e.label.as_deref()));
+        if names.len() < 2 {
+            bail!(
+                "the training data has {} distinct label(s) ({}); classification needs at least 2",
+                names.len(),
+                names.join(", ")
+            );
+        }
+        Ok(Self { names })
+    }
+
+    /// The distinct names, sorted (numerically when all are integers).
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let set: BTreeSet<&str> = names.into_iter().collect();
+        let mut names: Vec<String> = set.into_iter().map(str::to_string).collect();
+        if names.iter().all(|n| n.parse::<i64>().is_ok()) {
+            names.sort_by_key(|n| n.parse::<i64>().expect("checked"));
+        }
+        Self { names }
+    }
+
+    pub fn id(&self, label: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == label)
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The ids of labelled examples; an unknown label is an error naming its line.
+    pub fn ids(&self, examples: &[Example]) -> Result<Vec<usize>> {
+        examples
+            .iter()
+            .map(|e| {
+                let label = e
+                    .label
+                    .as_deref()
+                    .ok_or_else(|| anyhow!("{}: no label", e.source))?;
+                self.id(label).ok_or_else(|| {
+                    anyhow!(
+                        "{}: unknown label `{label}` (the model knows: {})",
+                        e.source,
+                        self.names.join(", ")
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Reads id2label from an exported model's config.json.
+    pub fn from_config(config: &encoder::EncoderConfig, path: &Path) -> Result<Self> {
+        let id2label = config
+            .extra
+            .get("id2label")
+            .and_then(|v| v.as_object())
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: no id2label; is this a sentiment run directory?",
+                    path.display()
+                )
+            })?;
+        let mut pairs: Vec<(usize, String)> = id2label
+            .iter()
+            .map(|(k, v)| {
+                let id = k.parse().map_err(|_| {
+                    anyhow!("{}: id2label key `{k}` is not a number", path.display())
+                })?;
+                let name = v
+                    .as_str()
+                    .ok_or_else(|| anyhow!("{}: id2label[{k}] is not a string", path.display()))?;
+                Ok((id, name.to_string()))
+            })
+            .collect::<Result<_>>()?;
+        pairs.sort();
+        if pairs.iter().enumerate().any(|(i, (id, _))| i != *id) {
+            bail!(
+                "{}: id2label ids are not 0..{}",
+                path.display(),
+                pairs.len()
+            );
+        }
+        Ok(Self {
+            names: pairs.into_iter().map(|(_, n)| n).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn write(dir: &tempfile::TempDir, name: &str, content: &[u8]) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    #[test]
+    fn glue_tsv_with_quotes_in_sentences() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            &dir,
+            "train.tsv",
+            b"sentence\tlabel\nit 's a \"charming\" film \t1\nawful \t0\n",
+        );
+        let ex = load(&p, &Columns::default(), Labels::Required).unwrap();
+        assert_eq!(ex.len(), 2);
+        assert_eq!(ex[0].text, "it 's a \"charming\" film ");
+        assert_eq!(ex[1].label.as_deref(), Some("0"));
+        assert!(ex[1].source.ends_with("train.tsv:3"));
+    }
+
+    #[test]
+    fn glue_test_split_has_index_and_no_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "test.tsv", b"index\tsentence\n0\tfine\n1\tbad\n");
+        let ex = load(&p, &Columns::default(), Labels::Optional).unwrap();
+        assert_eq!((ex[1].index, ex[1].label.clone()), (1, None));
+        let err = load(&p, &Columns::default(), Labels::Required)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("test.tsv:1") && err.contains("no column `label`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn csv_and_jsonl_with_named_columns_and_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let columns = Columns {
+            text: "premise".into(),
+            text_pair: Some("hypothesis".into()),
+            label: "gold".into(),
+        };
+        let p = write(&dir, "d.csv", b"premise,hypothesis,gold\n\"a, b\",c,yes\n");
+        let ex = load(&p, &columns, Labels::Required).unwrap();
+        assert_eq!(
+            (ex[0].text.as_str(), ex[0].text_pair.as_deref()),
+            ("a, b", Some("c"))
+        );
+        let p = write(
+            &dir,
+            "d.jsonl",
+            b"{\"premise\":\"x\",\"hypothesis\":\"y\",\"gold\":2}\n\n",
+        );
+        let ex = load(&p, &columns, Labels::Required).unwrap();
+        assert_eq!(ex[0].label.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn bad_input_names_file_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let cols = Columns::default();
+        let p = write(&dir, "empty.tsv", b"");
+        assert!(load(&p, &cols, Labels::Required).is_err());
+        let p = write(&dir, "header.tsv", b"sentence\tlabel\n");
+        assert!(
+            load(&p, &cols, Labels::Required)
+                .unwrap_err()
+                .to_string()
+                .contains("no examples")
+        );
+        let p = write(&dir, "ragged.tsv", b"sentence\tlabel\ngood\t1\nbad\n");
+        let err = load(&p, &cols, Labels::Required).unwrap_err().to_string();
+        assert!(
+            err.contains("ragged.tsv:3") && err.contains("malformed"),
+            "{err}"
+        );
+        let p = write(
+            &dir,
+            "latin1.tsv",
+            b"sentence\tlabel\ngood\t1\ncaf\xe9\t1\n",
+        );
+        let err = load(&p, &cols, Labels::Required).unwrap_err().to_string();
+        assert!(
+            err.contains("latin1.tsv:3") && err.contains("UTF-8"),
+            "{err}"
+        );
+        let p = write(
+            &dir,
+            "bad.jsonl",
+            b"{\"sentence\":\"a\",\"label\":1}\n{\"sentence\":\"b\"\n",
+        );
+        let err = load(&p, &cols, Labels::Required).unwrap_err().to_string();
+        assert!(err.contains("bad.jsonl:2") && err.contains("JSON"), "{err}");
+        let p = write(&dir, "nolabel.jsonl", b"{\"sentence\":\"a\"}\n");
+        let err = load(&p, &cols, Labels::Required).unwrap_err().to_string();
+        assert!(
+            err.contains("nolabel.jsonl:1") && err.contains("`label`"),
+            "{err}"
+        );
+        let p = write(&dir, "blank.tsv", b"sentence\tlabel\ngood\t\n");
+        let err = load(&p, &cols, Labels::Required).unwrap_err().to_string();
+        assert!(
+            err.contains("blank.tsv:2") && err.contains("empty `label`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn labels_sort_numerically_and_unknown_labels_are_named() {
+        let ex = |label: &str, line: usize| Example {
+            text: "t".into(),
+            text_pair: None,
+            label: Some(label.into()),
+            index: 0,
+            source: format!("f.tsv:{line}"),
+        };
+        let set = LabelSet::from_examples(&[ex("10", 2), ex("2", 3), ex("2", 4)]).unwrap();
+        assert_eq!(set.names, vec!["2", "10"]);
+        let err = set.ids(&[ex("3", 7)]).unwrap_err().to_string();
+        assert!(
+            err.contains("f.tsv:7") && err.contains("unknown label `3`"),
+            "{err}"
+        );
+        assert!(LabelSet::from_examples(&[ex("a", 2)]).is_err());
+    }
+}

@@ -1,0 +1,196 @@
+//! Sentence (and sentence-pair) classification as a [`tuning::Task`].
+
+use anyhow::{Result, anyhow};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use encoder::{BertModel, EncodeOptions, EncoderConfig, TokenizedWindow, Tokenizer, Truncation};
+use tuning::{Metrics, Task};
+
+use crate::data::{Example, LabelSet};
+use crate::head::{Pooling, SequenceClassifier};
+use crate::metrics;
+
+#[derive(Debug, Clone)]
+pub struct Feature {
+    pub window: TokenizedWindow,
+    pub label: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SentimentTask {
+    pub labels: LabelSet,
+    pub pooling: Pooling,
+}
+
+impl SentimentTask {
+    fn input(&self, batch: &[&Feature], device: &Device) -> encoder::EncoderInput {
+        let windows: Vec<&TokenizedWindow> = batch.iter().map(|f| &f.window).collect();
+        encoder::input::pad_batch(&windows, 0, device)
+    }
+
+    /// Gold label ids of labelled examples (unknown labels are errors naming their line).
+    pub fn gold(&self, examples: &[Example]) -> Result<Vec<usize>> {
+        self.labels.ids(examples)
+    }
+}
+
+/// Softmax of a row of logits.
+pub fn probabilities(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let exps: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+pub fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+        .0
+}
+
+impl Task for SentimentTask {
+    type Example = Example;
+    type Feature = Feature;
+    type Model = SequenceClassifier;
+    /// Logits, one per label.
+    type Output = Vec<f32>;
+
+    fn name(&self) -> &str {
+        "sentiment"
+    }
+
+    fn build_model(
+        &self,
+        encoder: BertModel,
+        config: &EncoderConfig,
+        classifier_dropout: f64,
+        device: &Device,
+    ) -> SequenceClassifier {
+        SequenceClassifier::new(
+            encoder,
+            config,
+            self.labels.len(),
+            self.pooling,
+            classifier_dropout,
+            device,
+        )
+    }
+
+    fn featurize(
+        &self,
+        examples: &[Example],
+        tokenizer: &Tokenizer,
+        max_seq_length: usize,
+    ) -> Result<Vec<Feature>> {
+        let options = EncodeOptions {
+            truncation: Truncation::LongestFirst,
+            ..EncodeOptions::truncate_to(max_seq_length)
+        };
+        examples
+            .iter()
+            .map(|e| {
+                let window = tokenizer
+                    .encode(&e.text, e.text_pair.as_deref(), &options)
+                    .map_err(|err| anyhow!("{}: cannot tokenize: {err}", e.source))?
+                    .remove(0);
+                let label = match &e.label {
+                    Some(l) => Some(self.labels.id(l).ok_or_else(|| {
+                        anyhow!(
+                            "{}: unknown label `{l}` (the model knows: {})",
+                            e.source,
+                            self.labels.names.join(", ")
+                        )
+                    })?),
+                    None => None,
+                };
+                Ok(Feature { window, label })
+            })
+            .collect()
+    }
+
+    fn feature_len(&self, feature: &Feature) -> usize {
+        feature.window.len()
+    }
+
+    /// Mean cross-entropy (transformers' `CrossEntropyLoss` for single-label classification).
+    fn loss(&self, model: &SequenceClassifier, batch: &[&Feature], device: &Device) -> Tensor<1> {
+        let logits = model.forward(self.input(batch, device));
+        let labels: Vec<i64> = batch
+            .iter()
+            .map(|f| f.label.expect("training features are labelled") as i64)
+            .collect();
+        let labels = Tensor::<2, Int>::from_data(TensorData::new(labels, [batch.len(), 1]), device);
+        let picked = log_softmax(logits, 1).gather(1, labels);
+        picked.mean().neg()
+    }
+
+    fn predict(
+        &self,
+        model: &SequenceClassifier,
+        batch: &[&Feature],
+        device: &Device,
+    ) -> Vec<Vec<f32>> {
+        let logits = model.forward(self.input(batch, device));
+        let [_, n] = logits.dims();
+        let values = logits
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 logits");
+        values.chunks(n).map(<[f32]>::to_vec).collect()
+    }
+
+    fn evaluate(
+        &self,
+        _examples: &[Example],
+        features: &[Feature],
+        outputs: &[Vec<f32>],
+    ) -> Metrics {
+        let gold: Vec<usize> = features
+            .iter()
+            .map(|f| f.label.expect("evaluation features are labelled"))
+            .collect();
+        let predicted: Vec<usize> = outputs.iter().map(|o| argmax(o)).collect();
+        metrics::report(&gold, &predicted, &self.labels.names).metrics()
+    }
+
+    fn selection_metric(&self) -> (&'static str, bool) {
+        ("accuracy", true)
+    }
+
+    fn export_config(&self, config: &mut EncoderConfig) {
+        let id2label: serde_json::Map<String, serde_json::Value> = self
+            .labels
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i.to_string(), serde_json::json!(n)))
+            .collect();
+        let label2id: serde_json::Map<String, serde_json::Value> = self
+            .labels
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), serde_json::json!(i)))
+            .collect();
+        let extra = &mut config.extra;
+        extra.insert(
+            "architectures".into(),
+            serde_json::json!(["BertForSequenceClassification"]),
+        );
+        extra.insert("id2label".into(), serde_json::Value::Object(id2label));
+        extra.insert("label2id".into(), serde_json::Value::Object(label2id));
+        extra.insert(
+            "problem_type".into(),
+            serde_json::json!("single_label_classification"),
+        );
+        extra.insert(
+            "finetune_pooling".into(),
+            serde_json::to_value(self.pooling).expect("serializes"),
+        );
+    }
+}

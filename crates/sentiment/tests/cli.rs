@@ -1,0 +1,283 @@
+//! The `sentiment` binary end to end on the tiny fixture encoder and the sample data:
+//! train -> eval -> predict -> score, checking what each writes, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tiny() -> PathBuf {
+    root().join("tests/fixtures/encoder/tiny-bert")
+}
+
+fn sentiment(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sentiment"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn err(output: &Output) -> String {
+    assert!(!output.status.success(), "should have failed");
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+fn json_file(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn train_eval_predict_score_agree_with_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let validation = root().join("data/sentiment/validation.tsv");
+    let out = ok(&sentiment(&[
+        "train",
+        "--model",
+        s(&tiny()),
+        "--output-dir",
+        s(&run),
+        "--num-train-epochs",
+        "2",
+        "--learning-rate",
+        "1e-3",
+        "--per-device-train-batch-size",
+        "32",
+        "--logging-steps",
+        "5",
+        "--max-train-samples",
+        "160",
+    ]));
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["global_step"], 10, "160 examples / 32 x 2 epochs");
+
+    // The run directory: settings, log, results, and an HF model with the label mapping.
+    let args = json_file(&run.join("training_args.json"));
+    assert_eq!(args["learning_rate"], 1e-3);
+    assert_eq!(args["max_train_samples"], 160);
+    let log: Vec<Value> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(log.iter().filter(|l| l.get("loss").is_some()).count(), 2);
+    let evals: Vec<&Value> = log
+        .iter()
+        .filter(|l| l.get("eval_accuracy").is_some())
+        .collect();
+    assert_eq!(evals.len(), 2);
+    let config = json_file(&run.join("config.json"));
+    assert_eq!(config["id2label"], serde_json::json!({"0": "0", "1": "1"}));
+    assert_eq!(config["architectures"][0], "BertForSequenceClassification");
+    let best = evals
+        .iter()
+        .map(|e| e["eval_accuracy"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    let results = json_file(&run.join("eval_results.json"));
+    assert_eq!(results["eval_accuracy"].as_f64().unwrap(), best);
+
+    // eval reproduces the best model's accuracy and writes it to the run dir too.
+    let eval: Value = serde_json::from_str(&ok(&sentiment(&[
+        "eval",
+        "--model",
+        s(&run),
+        "--data",
+        s(&validation),
+    ])))
+    .unwrap();
+    let accuracy = eval["report"]["accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - best).abs() < 1e-9,
+        "eval {accuracy} vs best {best}"
+    );
+    let confusion = &eval["report"]["confusion"];
+    let total: u64 = confusion
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 111);
+    assert_eq!(
+        json_file(&run.join("eval_validation.json"))["report"],
+        eval["report"]
+    );
+
+    // predict: one line per example with consistent label, score and probabilities.
+    let predictions = dir.path().join("pred.jsonl");
+    ok(&sentiment(&[
+        "predict",
+        "--model",
+        s(&run),
+        "--input",
+        s(&validation),
+        "--output",
+        s(&predictions),
+    ]));
+    let lines: Vec<Value> = std::fs::read_to_string(&predictions)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 111);
+    for line in &lines {
+        let p0 = line["probabilities"]["0"].as_f64().unwrap();
+        let p1 = line["probabilities"]["1"].as_f64().unwrap();
+        assert!((p0 + p1 - 1.0).abs() < 1e-9);
+        let label = if p1 > p0 { "1" } else { "0" };
+        assert_eq!(line["label"], label);
+        assert_eq!(line["score"].as_f64().unwrap(), p0.max(p1));
+    }
+
+    // score on predict's output gives eval's numbers.
+    let scored: Value = serde_json::from_str(&ok(&sentiment(&[
+        "score",
+        "--gold",
+        s(&validation),
+        "--predictions",
+        s(&predictions),
+    ])))
+    .unwrap();
+    assert_eq!(scored["accuracy"], eval["report"]["accuracy"]);
+    assert_eq!(scored["confusion"], eval["report"]["confusion"]);
+
+    // GLUE submission format, same labels.
+    let glue = ok(&sentiment(&[
+        "predict",
+        "--model",
+        s(&run),
+        "--input",
+        s(&validation),
+        "--format",
+        "glue",
+    ]));
+    let rows: Vec<&str> = glue.lines().collect();
+    assert_eq!(rows[0], "index\tprediction");
+    assert_eq!(rows.len(), 112);
+    for (row, line) in rows[1..].iter().zip(&lines) {
+        assert_eq!(
+            row.split('\t').nth(1).unwrap(),
+            line["label"].as_str().unwrap()
+        );
+    }
+}
+
+#[test]
+fn bad_input_is_reported_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, content: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    };
+    let train_with = |train: &Path| {
+        sentiment(&[
+            "train",
+            "--model",
+            s(&tiny()),
+            "--train",
+            s(train),
+            "--output-dir",
+            s(&dir.path().join("never")),
+            "--max-steps",
+            "1",
+        ])
+    };
+    let missing = write("nocol.tsv", b"text\tlabel\ngood\t1\n");
+    let e = err(&train_with(&missing));
+    assert!(
+        e.contains("nocol.tsv:1") && e.contains("no column `sentence`"),
+        "{e}"
+    );
+    let empty = write("empty.tsv", b"");
+    assert!(err(&train_with(&empty)).contains("empty.tsv"));
+    let ragged = write("ragged.tsv", b"sentence\tlabel\ngood\t1\nbad\t0\textra\n");
+    let e = err(&train_with(&ragged));
+    assert!(e.contains("ragged.tsv:3") && e.contains("malformed"), "{e}");
+    let latin1 = write("latin1.tsv", b"sentence\tlabel\ncaf\xe9\t1\n");
+    let e = err(&train_with(&latin1));
+    assert!(e.contains("latin1.tsv:2") && e.contains("UTF-8"), "{e}");
+    let one_label = write("one.tsv", b"sentence\tlabel\ngood\t1\nfine\t1\n");
+    assert!(err(&train_with(&one_label)).contains("at least 2"));
+
+    // An unknown label at evaluation time names its line.
+    let train = write("train.tsv", b"sentence\tlabel\ngood\t1\nbad\t0\n");
+    let run = dir.path().join("run");
+    ok(&sentiment(&[
+        "train",
+        "--model",
+        s(&tiny()),
+        "--train",
+        s(&train),
+        "--validation",
+        s(&train),
+        "--output-dir",
+        s(&run),
+        "--max-steps",
+        "1",
+    ]));
+    let unknown = write("unknown.tsv", b"sentence\tlabel\ngood\t1\nmeh\tneutral\n");
+    let e = err(&sentiment(&[
+        "eval",
+        "--model",
+        s(&run),
+        "--data",
+        s(&unknown),
+    ]));
+    assert!(
+        e.contains("unknown.tsv:3") && e.contains("unknown label `neutral`"),
+        "{e}"
+    );
+
+    // A run directory is never overwritten by accident.
+    let e = err(&sentiment(&[
+        "train",
+        "--model",
+        s(&tiny()),
+        "--train",
+        s(&train),
+        "--validation",
+        s(&train),
+        "--output-dir",
+        s(&run),
+        "--max-steps",
+        "1",
+    ]));
+    assert!(e.contains("already holds a run"), "{e}");
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["train", "eval", "predict", "score"] {
+        let out = ok(&sentiment(&[sub, "--help"]));
+        assert!(out.contains("Usage: sentiment"), "{sub}: {out}");
+    }
+    let train_help = ok(&sentiment(&["train", "--help"]));
+    for flag in [
+        "--learning-rate",
+        "--strategy",
+        "--gradient-accumulation-steps",
+        "--config",
+    ] {
+        assert!(train_help.contains(flag), "train --help lacks {flag}");
+    }
+}
