@@ -205,6 +205,7 @@ fn train(cmd: TrainCmd) -> Result<()> {
         task: &task,
         args,
         model_dir: cmd.model.unwrap_or_else(encoder::default_model_dir),
+        resume: cmd.flags.resume,
     };
     let summary = trainer.train(&train, Some(&validation))?;
     let out = &trainer.args.output_dir;

@@ -123,6 +123,10 @@ pub struct TrainingFlags {
     #[arg(long)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
+    /// Continue the run in output_dir from its newest checkpoint.
+    #[arg(long)]
+    #[serde(skip)]
+    pub resume: bool,
     #[arg(long = "output-dir", alias = "output_dir")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_dir: Option<PathBuf>,

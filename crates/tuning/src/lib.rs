@@ -10,6 +10,7 @@
 //! checkpoint format beyond what the `encoder` crate provides.
 
 pub mod args;
+pub mod checkpoint;
 pub mod log;
 pub mod optimizer;
 pub mod run_dir;

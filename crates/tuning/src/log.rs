@@ -35,4 +35,26 @@ impl MetricsLog {
             .and_then(|_| self.file.flush())
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
+
+    /// Drops records of steps after `step` (written after the checkpoint a run resumes from),
+    /// so the resumed run's log reads as one uninterrupted run.
+    pub fn truncate_after_step(&mut self, step: usize) -> Result<()> {
+        self.file.flush()?;
+        let text = std::fs::read_to_string(&self.path)
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        let kept: String = text
+            .lines()
+            .filter(|line| {
+                serde_json::from_str::<serde_json::Value>(line)
+                    .ok()
+                    .and_then(|v| v.get("step").and_then(|s| s.as_u64()))
+                    .is_some_and(|s| s as usize <= step)
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        encoder::fsutil::write_atomic(&self.path, kept.as_bytes())
+            .with_context(|| format!("cannot rewrite {}", self.path.display()))?;
+        *self = Self::create(&self.path.clone())?;
+        Ok(())
+    }
 }

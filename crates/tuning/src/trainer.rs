@@ -19,6 +19,7 @@ use encoder::{EncoderConfig, Tokenizer, load_pretrained_with};
 use serde_json::json;
 
 use crate::args::{IntervalStrategy, TrainingArgs};
+use crate::checkpoint;
 use crate::log::MetricsLog;
 use crate::optimizer::{AdamW, AdamWConfig, GradAccumulator, ParamGroup};
 use crate::sampler::{derive_seed, epoch_batches};
@@ -144,6 +145,8 @@ pub struct Trainer<'a, T: Task> {
     pub task: &'a T,
     pub args: TrainingArgs,
     pub model_dir: PathBuf,
+    /// Continue from the newest checkpoint in `output_dir/checkpoints`.
+    pub resume: bool,
 }
 
 impl<T: Task> Trainer<'_, T> {
@@ -155,7 +158,18 @@ impl<T: Task> Trainer<'_, T> {
         let args = &self.args;
         let task = self.task;
         let out = &args.output_dir;
-        prepare_output_dir(out, args.overwrite_output_dir)?;
+        let resume_from = if self.resume {
+            let (_, dir) = checkpoint::list(out).pop().with_context(|| {
+                format!(
+                    "--resume: no checkpoint in {}",
+                    checkpoint::checkpoints_dir(out).display()
+                )
+            })?;
+            Some(dir)
+        } else {
+            prepare_output_dir(out, args.overwrite_output_dir)?;
+            None
+        };
         args.write(out)?;
 
         let device = training_device();
@@ -250,22 +264,27 @@ impl<T: Task> Trainer<'_, T> {
             schedule.warmup_steps
         );
 
+        let mut st = checkpoint::LoopState::default();
+        if let Some(dir) = &resume_from {
+            let (loaded, state) = checkpoint::load(dir, model, &mut optimizer, &device)?;
+            model = loaded;
+            st = state;
+            log.truncate_after_step(st.global_step)?;
+            eprintln!(
+                "{}: resumed from {} (step {})",
+                task.name(),
+                dir.display(),
+                st.global_step
+            );
+        }
         let started = Instant::now();
-        let mut global_step = 0usize;
-        let mut micro_index = 0u64;
-        let mut best: Option<(f64, Metrics)> = None;
-        let mut last_eval: Option<Metrics> = None;
-        let mut evals_without_gain = 0usize;
-        let mut loss_sum_since_log = 0.0f64;
-        let mut micro_since_log = 0usize;
-        let mut total_loss = 0.0f64;
-        let mut total_micro = 0usize;
-        let mut samples_seen = 0usize;
+        let elapsed_at_start = st.elapsed_before_s;
+        let total_elapsed = || elapsed_at_start + started.elapsed().as_secs_f64();
         let mut counts = None;
         let mut stop = false;
 
-        let mut epoch = 0usize;
-        while global_step < total_steps && !stop {
+        let mut epoch = st.epoch;
+        while st.global_step < total_steps && !stop {
             // The plan can change per epoch (gradual unfreezing).
             let plan = strategy.plan(&named_params(&model), num_layers, epoch);
             if counts != Some(plan.counts()) {
@@ -283,8 +302,15 @@ impl<T: Task> Trainer<'_, T> {
                 true,
                 args.group_by_length,
             );
-            for step_batches in batches.chunks(args.gradient_accumulation_steps) {
-                if global_step >= total_steps {
+            let skip = if epoch == st.epoch {
+                st.steps_in_epoch
+            } else {
+                0
+            };
+            st.epoch = epoch;
+            st.steps_in_epoch = skip;
+            for step_batches in batches.chunks(args.gradient_accumulation_steps).skip(skip) {
+                if st.global_step >= total_steps {
                     break;
                 }
                 let mut grads = GradAccumulator::default();
@@ -292,8 +318,8 @@ impl<T: Task> Trainer<'_, T> {
                 for batch_indices in step_batches {
                     // Dropout masks depend only on (seed, micro-batch index): a resumed run
                     // draws the same ones.
-                    device.seed(derive_seed(args.seed, DROPOUT_SEED, micro_index));
-                    micro_index += 1;
+                    device.seed(derive_seed(args.seed, DROPOUT_SEED, st.micro_index));
+                    st.micro_index += 1;
                     let batch: Vec<&T::Feature> =
                         batch_indices.iter().map(|&i| &train_features[i]).collect();
                     let loss = task.loss(&model, &batch, &device);
@@ -302,15 +328,15 @@ impl<T: Task> Trainer<'_, T> {
                         bail!(
                             "the training loss became {value} at step {} (epoch {epoch}); stopped. \
                              {} keeps the last good model. Try a lower learning_rate or max_grad_norm.",
-                            global_step + 1,
+                            st.global_step + 1,
                             out.display()
                         );
                     }
-                    loss_sum_since_log += value;
-                    total_loss += value;
-                    micro_since_log += 1;
-                    total_micro += 1;
-                    samples_seen += batch.len();
+                    st.loss_sum_since_log += value;
+                    st.total_loss += value;
+                    st.micro_since_log += 1;
+                    st.total_micro += 1;
+                    st.samples_seen += batch.len();
                     let mut gradients = loss.backward();
                     grads.accumulate(&model, &mut gradients, 1.0 / micro_count as f64);
                 }
@@ -319,16 +345,19 @@ impl<T: Task> Trainer<'_, T> {
                 } else {
                     grads.global_norm()
                 };
-                let lr = schedule.lr(global_step);
+                let lr = schedule.lr(st.global_step);
                 model = optimizer.step(model, grads, lr, &groups);
-                global_step += 1;
+                st.global_step += 1;
+                st.steps_in_epoch += 1;
+                st.optimizer_steps = optimizer.steps;
+                let global_step = st.global_step;
                 let epoch_f = global_step as f64 / steps_per_epoch as f64;
 
                 if global_step.is_multiple_of(args.logging_steps) || global_step == total_steps {
-                    let elapsed = started.elapsed().as_secs_f64();
-                    let rate = samples_seen as f64 / elapsed.max(1e-9);
+                    let elapsed = total_elapsed();
+                    let rate = st.samples_seen as f64 / elapsed.max(1e-9);
                     let eta = elapsed / global_step as f64 * (total_steps - global_step) as f64;
-                    let loss = loss_sum_since_log / micro_since_log.max(1) as f64;
+                    let loss = st.loss_sum_since_log / st.micro_since_log.max(1) as f64;
                     log.write(&json!({
                         "step": global_step, "epoch": round4(epoch_f), "loss": round6(loss),
                         "learning_rate": lr, "grad_norm": round6(grad_norm),
@@ -339,8 +368,8 @@ impl<T: Task> Trainer<'_, T> {
                         task.name(),
                         format_duration(eta)
                     );
-                    loss_sum_since_log = 0.0;
-                    micro_since_log = 0;
+                    st.loss_sum_since_log = 0.0;
+                    st.micro_since_log = 0;
                 }
 
                 let end_of_epoch = global_step.is_multiple_of(steps_per_epoch);
@@ -380,9 +409,9 @@ impl<T: Task> Trainer<'_, T> {
                         task.name(),
                         describe(&metrics)
                     );
-                    let improved = match &best {
+                    let improved = match st.best_score {
                         None => true,
-                        Some((best_score, _)) => {
+                        Some(best_score) => {
                             let gain = if greater_is_better {
                                 score - best_score
                             } else {
@@ -392,8 +421,9 @@ impl<T: Task> Trainer<'_, T> {
                         }
                     };
                     if improved {
-                        best = Some((score, metrics.clone()));
-                        evals_without_gain = 0;
+                        st.best_score = Some(score);
+                        st.best_metrics = Some(metrics.clone());
+                        st.evals_without_gain = 0;
                         export(task, &model, &config, &tokenizer, out)?;
                         eprintln!(
                             "{}: new best {metric_name} = {score:.4}, exported to {}",
@@ -401,9 +431,9 @@ impl<T: Task> Trainer<'_, T> {
                             out.display()
                         );
                     } else {
-                        evals_without_gain += 1;
+                        st.evals_without_gain += 1;
                         if let Some(patience) = args.early_stopping_patience
-                            && evals_without_gain >= patience
+                            && st.evals_without_gain >= patience
                         {
                             eprintln!(
                                 "{}: early stopping after {patience} evaluations without improvement",
@@ -412,7 +442,17 @@ impl<T: Task> Trainer<'_, T> {
                             stop = true;
                         }
                     }
-                    last_eval = Some(metrics);
+                    st.last_eval = Some(metrics);
+                }
+                let save_due = match args.save_strategy {
+                    IntervalStrategy::No => false,
+                    IntervalStrategy::Epoch => end_of_epoch,
+                    IntervalStrategy::Steps => global_step.is_multiple_of(args.save_steps),
+                };
+                let last = global_step == total_steps;
+                if (save_due || stop || last) && args.save_strategy != IntervalStrategy::No {
+                    st.elapsed_before_s = total_elapsed();
+                    checkpoint::save(out, &model, &optimizer, &st, args.save_total_limit)?;
                 }
                 if stop {
                     break;
@@ -420,20 +460,20 @@ impl<T: Task> Trainer<'_, T> {
             }
             epoch += 1;
         }
-        let (trainable_params, total_params) = counts.unwrap_or_default();
-
-        if best.is_none() {
+        if st.best_score.is_none() {
             // Nothing selected a model: the final one is the result.
             export(task, &model, &config, &tokenizer, out)?;
         }
-        let runtime = started.elapsed().as_secs_f64();
-        let eval = best.map(|(_, m)| m).or(last_eval);
+        let runtime = total_elapsed();
+        let eval = st.best_metrics.clone().or(st.last_eval.clone());
+        let (trainable_params, total_params) = counts.unwrap_or_default();
+        let global_step = st.global_step;
         let summary = RunSummary {
             global_step,
             epochs: global_step as f64 / steps_per_epoch as f64,
-            train_loss: total_loss / total_micro.max(1) as f64,
+            train_loss: st.total_loss / st.total_micro.max(1) as f64,
             train_runtime_s: runtime,
-            train_samples_per_second: samples_seen as f64 / runtime.max(1e-9),
+            train_samples_per_second: st.samples_seen as f64 / runtime.max(1e-9),
             eval: eval.clone(),
             trainable_params,
             total_params,
@@ -442,7 +482,7 @@ impl<T: Task> Trainer<'_, T> {
             "global_step": summary.global_step,
             "epoch": round4(summary.epochs),
             "train_loss": round6(summary.train_loss),
-            "train_runtime": round4(runtime),
+            "train_runtime": round4(summary.train_runtime_s),
             "train_samples_per_second": round4(summary.train_samples_per_second),
             "trainable_params": summary.trainable_params,
             "total_params": summary.total_params,
@@ -458,7 +498,7 @@ impl<T: Task> Trainer<'_, T> {
                 &serde_json::Value::Object(record),
             )?;
         }
-        log.write(&json!({"step": global_step, "train_runtime": round4(runtime), "train_loss": round6(summary.train_loss)}))?;
+        log.write(&json!({"step": global_step, "train_runtime": round4(summary.train_runtime_s), "train_loss": round6(summary.train_loss)}))?;
         Ok(summary)
     }
 }

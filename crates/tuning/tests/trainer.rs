@@ -36,6 +36,7 @@ fn run(task: &RegressionTask, args: TrainingArgs) -> anyhow::Result<tuning::RunS
         task,
         args,
         model_dir: tiny_model_dir(),
+        resume: false,
     }
     .train(&train, Some(&eval))
 }
@@ -199,4 +200,79 @@ fn bad_strategy_for_the_model_is_a_clear_error() {
         err.contains("freeze_bottom_layers = 5") && err.contains("2 layers"),
         "{err}"
     );
+}
+
+fn resume(task: &RegressionTask, args: TrainingArgs) -> anyhow::Result<tuning::RunSummary> {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let train = examples(40);
+    let eval = examples(60)[40..].to_vec();
+    Trainer {
+        task,
+        args,
+        model_dir: tiny_model_dir(),
+        resume: true,
+    }
+    .train(&train, Some(&eval))
+}
+
+#[test]
+fn resuming_after_a_crash_reaches_the_same_weights_as_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, broken) = (dir.path().join("whole"), dir.path().join("broken"));
+    // Checkpoints every 3 steps; 10 steps in all; dropout on, so the seeding must line up too.
+    let with_saves = |out: &Path| TrainingArgs {
+        save_strategy: IntervalStrategy::Steps,
+        save_steps: 3,
+        save_total_limit: Some(2),
+        ..args(out)
+    };
+    run(&RegressionTask::default(), with_saves(&whole)).unwrap();
+    // The interrupted run dies at step 8 (micro-batch 8 turns NaN); its newest checkpoint is
+    // step 6, in the middle of epoch 2, with step 7's log lines written after it.
+    let crashing = RegressionTask {
+        nan_after: Some(7),
+        ..RegressionTask::default()
+    };
+    assert!(run(&crashing, with_saves(&broken)).is_err());
+    let steps: Vec<usize> = tuning::checkpoint::list(&broken)
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(steps, vec![3, 6], "save_total_limit keeps the newest two");
+    resume(&RegressionTask::default(), with_saves(&broken)).unwrap();
+
+    let a = std::fs::read(whole.join("model.safetensors")).unwrap();
+    let b = std::fs::read(broken.join("model.safetensors")).unwrap();
+    assert!(
+        a == b,
+        "the resumed run's best model differs from the uninterrupted run's"
+    );
+    let final_a = std::fs::read(whole.join("checkpoints/checkpoint-10/model.safetensors")).unwrap();
+    let final_b =
+        std::fs::read(broken.join("checkpoints/checkpoint-10/model.safetensors")).unwrap();
+    assert!(final_a == final_b, "final weights differ after resuming");
+    let opt_a =
+        std::fs::read(whole.join("checkpoints/checkpoint-10/optimizer.safetensors")).unwrap();
+    let opt_b =
+        std::fs::read(broken.join("checkpoints/checkpoint-10/optimizer.safetensors")).unwrap();
+    assert!(opt_a == opt_b, "optimizer state differs after resuming");
+    assert_eq!(
+        deterministic_log(&whole.join("metrics.jsonl")),
+        deterministic_log(&broken.join("metrics.jsonl")),
+        "the resumed log reads as one run"
+    );
+    let steps: Vec<usize> = tuning::checkpoint::list(&broken)
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(steps, vec![9, 10]);
+}
+
+#[test]
+fn resume_without_a_checkpoint_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = resume(&RegressionTask::default(), args(&dir.path().join("none")))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no checkpoint"), "{err}");
 }
