@@ -272,7 +272,10 @@ pub fn write_safetensors(
 /// One float parameter of a module, under its HF key.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NamedParam {
+    /// The HF key.
     pub name: String,
+    /// The Burn module path (field names joined by dots), as Burn's `ParamGroup` matches it.
+    pub path: String,
     pub id: burn::module::ParamId,
     pub shape: Vec<usize>,
     /// Whether the parameter currently takes part in backpropagation.
@@ -302,6 +305,7 @@ impl ModuleVisitor for NameCollector {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         self.params.push(NamedParam {
             name: self.path.hf_key().name,
+            path: self.path.names.join("."),
             id: param.id,
             shape: param.lazy_shape().to_vec(),
             require_grad: param.is_require_grad(),

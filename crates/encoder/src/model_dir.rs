@@ -165,9 +165,23 @@ pub fn save_pretrained<M: Module>(
     config: &EncoderConfig,
     tokenizer: &Tokenizer,
 ) -> std::io::Result<()> {
+    save_state_dict(
+        out_dir,
+        &checkpoint::hf_state_dict(module),
+        config,
+        tokenizer,
+    )
+}
+
+/// [`save_pretrained`] from a state dict already in HF layout (e.g. with LoRA merged).
+pub fn save_state_dict(
+    out_dir: &Path,
+    state: &std::collections::BTreeMap<String, crate::HostTensor>,
+    config: &EncoderConfig,
+    tokenizer: &Tokenizer,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(out_dir)?;
-    let state = checkpoint::hf_state_dict(module);
-    checkpoint::write_safetensors(&state, &out_dir.join("model.safetensors"))?;
+    checkpoint::write_safetensors(state, &out_dir.join("model.safetensors"))?;
     crate::fsutil::write_atomic(
         &out_dir.join("config.json"),
         config.to_json_string().as_bytes(),

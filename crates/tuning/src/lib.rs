@@ -12,6 +12,7 @@
 pub mod args;
 pub mod checkpoint;
 pub mod log;
+pub mod lora;
 pub mod optimizer;
 pub mod run_dir;
 pub mod sampler;

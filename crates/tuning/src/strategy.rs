@@ -179,8 +179,8 @@ impl Strategy {
     pub fn trains(&self, name: &str, num_layers: usize, epoch: usize) -> bool {
         let part = part_of(name);
         if self.lora.is_some() {
-            // The adapters are separate parameters; of the model's own, only the head trains.
-            return part == Part::Head;
+            // Of the model's own parameters only the head trains, besides the adapters.
+            return part == Part::Head || crate::lora::is_adapter(name);
         }
         if self.bitfit && part != Part::Head && !name.ends_with(".bias") {
             return false;

@@ -127,16 +127,22 @@ pub fn predict_all<T: Task>(
 }
 
 /// Writes the model as an HF directory with the task's config additions.
+/// LoRA adapters, if any, are merged into the weights (`lora_scale` = alpha / rank).
 pub fn export<T: Task>(
     task: &T,
     model: &T::Model,
     config: &EncoderConfig,
     tokenizer: &Tokenizer,
     dir: &Path,
+    lora_scale: Option<f64>,
 ) -> Result<()> {
     let mut config = config.clone();
     task.export_config(&mut config);
-    encoder::save_pretrained(dir, model, &config, tokenizer)
+    let mut state = encoder::checkpoint::hf_state_dict(model);
+    if let Some(scale) = lora_scale {
+        crate::lora::merge(&mut state, scale);
+    }
+    encoder::model_dir::save_state_dict(dir, &state, &config, tokenizer)
         .with_context(|| format!("cannot export the model to {}", dir.display()))
 }
 
@@ -205,6 +211,11 @@ impl<T: Task> Trainer<'_, T> {
         let mut model = task
             .build_model(encoder, &config, classifier_dropout, &device)
             .materialize();
+        // After materialize(), which would drop the adapters again.
+        if let Some(settings) = &strategy.lora {
+            model = crate::lora::apply(model, settings)
+                .map_err(|e| anyhow::anyhow!("strategy: {e}"))?;
+        }
 
         let train_examples = limit(train_examples, args.max_train_samples);
         let eval_examples = eval_examples.map(|e| limit(e, args.max_eval_samples));
@@ -252,6 +263,7 @@ impl<T: Task> Trainer<'_, T> {
             (name, greater)
         };
 
+        let lora_scale = strategy.lora.as_ref().map(|l| l.alpha / l.rank as f64);
         let mut log = MetricsLog::create(&out.join("metrics.jsonl"))?;
         eprintln!(
             "{}: {} training features, {} per batch x {} accumulation, {} steps ({} per epoch), warmup {}",
@@ -424,7 +436,7 @@ impl<T: Task> Trainer<'_, T> {
                         st.best_score = Some(score);
                         st.best_metrics = Some(metrics.clone());
                         st.evals_without_gain = 0;
-                        export(task, &model, &config, &tokenizer, out)?;
+                        export(task, &model, &config, &tokenizer, out, lora_scale)?;
                         eprintln!(
                             "{}: new best {metric_name} = {score:.4}, exported to {}",
                             task.name(),
@@ -462,7 +474,7 @@ impl<T: Task> Trainer<'_, T> {
         }
         if st.best_score.is_none() {
             // Nothing selected a model: the final one is the result.
-            export(task, &model, &config, &tokenizer, out)?;
+            export(task, &model, &config, &tokenizer, out, lora_scale)?;
         }
         let runtime = total_elapsed();
         let eval = st.best_metrics.clone().or(st.last_eval.clone());

@@ -276,3 +276,74 @@ fn resume_without_a_checkpoint_says_so() {
         .to_string();
     assert!(err.contains("no checkpoint"), "{err}");
 }
+
+fn tensor(path: &Path, name: &str) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensor(name)
+        .unwrap_or_else(|_| panic!("{name} not in {}", path.display()))
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn lora_trains_adapters_only_and_exports_merged_weights_that_compute_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lora");
+    let mut lora_args = args(&out);
+    lora_args.strategy = tuning::Strategy::preset("lora:4").unwrap();
+    lora_args.learning_rate = 5e-3;
+    let task = RegressionTask::default();
+    let summary = run(&task, lora_args).unwrap();
+    // Adapters: 2 layers x (query, value) x (32x4 + 4x32); head: pooler 32x32+32, regressor 33.
+    assert_eq!(summary.trainable_params, 2 * 2 * (128 + 128) + 1056 + 33);
+
+    let pretrained = tiny_model_dir().join("model.safetensors");
+    let last = out.join("checkpoints/checkpoint-10/model.safetensors");
+    let export = out.join("model.safetensors");
+    for name in [
+        "attention.self.query.weight",
+        "attention.self.key.weight",
+        "output.dense.weight",
+    ] {
+        let base = tensor(&pretrained, &format!("encoder.layer.1.{name}"));
+        assert!(
+            base == tensor(&last, &format!("bert.encoder.layer.1.{name}")),
+            "{name}: base weight changed"
+        );
+    }
+    // The export has adapters merged in (query changed, key untouched) and no adapter keys.
+    let exported_query = tensor(&export, "bert.encoder.layer.1.attention.self.query.weight");
+    assert!(exported_query != tensor(&pretrained, "encoder.layer.1.attention.self.query.weight"));
+    assert!(
+        tensor(&export, "bert.encoder.layer.1.attention.self.key.weight")
+            == tensor(&pretrained, "encoder.layer.1.attention.self.key.weight")
+    );
+    let bytes = std::fs::read(&export).unwrap();
+    let names = safetensors::SafeTensors::deserialize(&bytes)
+        .unwrap()
+        .names()
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    assert!(!names.iter().any(|n| n.contains("lora")), "{names:?}");
+
+    // Reloaded as a plain model, the export computes what the LoRA model computed at its best
+    // evaluation.
+    let device = burn::tensor::Device::flex();
+    let (model, _, tokenizer) = tuning::run_dir::load_task_model(&task, &out, &device).unwrap();
+    let eval = examples(60)[40..].to_vec();
+    let features = tuning::Task::featurize(&task, &eval, &tokenizer, 64).unwrap();
+    let outputs = tuning::trainer::predict_all(&task, &model, &features, 16, &device);
+    let mse = tuning::Task::evaluate(&task, &eval, &features, &outputs)["mse"];
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("eval_results.json")).unwrap())
+            .unwrap();
+    let best = results["eval_mse"].as_f64().unwrap();
+    assert!(
+        (mse - best).abs() < 1e-5,
+        "merged export mse {mse} vs LoRA model's {best}"
+    );
+}
