@@ -275,6 +275,17 @@ fn eval(cmd: EvalCmd) -> Result<()> {
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "data".into());
+    let plot = cmd
+        .model
+        .join("plots")
+        .join(format!("confusion_{stem}.png"));
+    std::fs::create_dir_all(cmd.model.join("plots"))?;
+    tuning::plot::heat_map(
+        &plot,
+        &format!("CONFUSION: {stem}"),
+        &report.labels,
+        &report.confusion,
+    )?;
     let path = cmd.model.join(format!("eval_{stem}.json"));
     encoder::fsutil::write_atomic(&path, text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;

@@ -14,6 +14,8 @@ pub mod checkpoint;
 pub mod log;
 pub mod lora;
 pub mod optimizer;
+pub mod plot;
+pub mod progress;
 pub mod run_dir;
 pub mod sampler;
 pub mod schedule;

@@ -289,6 +289,7 @@ impl<T: Task> Trainer<'_, T> {
                 st.global_step
             );
         }
+        let progress = crate::progress::Progress::new(task.name(), total_steps);
         let started = Instant::now();
         let elapsed_at_start = st.elapsed_before_s;
         let total_elapsed = || elapsed_at_start + started.elapsed().as_secs_f64();
@@ -300,7 +301,11 @@ impl<T: Task> Trainer<'_, T> {
             // The plan can change per epoch (gradual unfreezing).
             let plan = strategy.plan(&named_params(&model), num_layers, epoch);
             if counts != Some(plan.counts()) {
-                eprintln!("{}: epoch {epoch}: {}", task.name(), plan.summary());
+                progress.line(&format!(
+                    "{}: epoch {epoch}: {}",
+                    task.name(),
+                    plan.summary()
+                ));
                 counts = Some(plan.counts());
             }
             let (planned, groups) = apply_plan(model, &plan);
@@ -364,6 +369,13 @@ impl<T: Task> Trainer<'_, T> {
                 st.optimizer_steps = optimizer.steps;
                 let global_step = st.global_step;
                 let epoch_f = global_step as f64 / steps_per_epoch as f64;
+                {
+                    let elapsed = total_elapsed();
+                    let eta = elapsed / global_step as f64 * (total_steps - global_step) as f64;
+                    let recent = st.loss_sum_since_log / st.micro_since_log.max(1) as f64;
+                    let rate = st.samples_seen as f64 / elapsed.max(1e-9);
+                    progress.tick(global_step, recent, lr, rate, &format_duration(eta));
+                }
 
                 if global_step.is_multiple_of(args.logging_steps) || global_step == total_steps {
                     let elapsed = total_elapsed();
@@ -375,11 +387,11 @@ impl<T: Task> Trainer<'_, T> {
                         "learning_rate": lr, "grad_norm": round6(grad_norm),
                         "samples_per_second": round4(rate),
                     }))?;
-                    eprintln!(
+                    progress.line(&format!(
                         "{}: step {global_step}/{total_steps} | epoch {epoch_f:.2} | loss {loss:.4} | lr {lr:.3e} | {rate:.1} samples/s | ETA {}",
                         task.name(),
                         format_duration(eta)
-                    );
+                    ));
                     st.loss_sum_since_log = 0.0;
                     st.micro_since_log = 0;
                 }
@@ -416,11 +428,11 @@ impl<T: Task> Trainer<'_, T> {
                         record[format!("eval_{k}")] = json!(v);
                     }
                     log.write(&record)?;
-                    eprintln!(
+                    progress.line(&format!(
                         "{}: eval at step {global_step}: {}",
                         task.name(),
                         describe(&metrics)
-                    );
+                    ));
                     let improved = match st.best_score {
                         None => true,
                         Some(best_score) => {
@@ -437,20 +449,20 @@ impl<T: Task> Trainer<'_, T> {
                         st.best_metrics = Some(metrics.clone());
                         st.evals_without_gain = 0;
                         export(task, &model, &config, &tokenizer, out, lora_scale)?;
-                        eprintln!(
+                        progress.line(&format!(
                             "{}: new best {metric_name} = {score:.4}, exported to {}",
                             task.name(),
                             out.display()
-                        );
+                        ));
                     } else {
                         st.evals_without_gain += 1;
                         if let Some(patience) = args.early_stopping_patience
                             && st.evals_without_gain >= patience
                         {
-                            eprintln!(
+                            progress.line(&format!(
                                 "{}: early stopping after {patience} evaluations without improvement",
                                 task.name()
-                            );
+                            ));
                             stop = true;
                         }
                     }
@@ -511,6 +523,8 @@ impl<T: Task> Trainer<'_, T> {
             )?;
         }
         log.write(&json!({"step": global_step, "train_runtime": round4(summary.train_runtime_s), "train_loss": round6(summary.train_loss)}))?;
+        drop(log);
+        crate::plot::plot_run(out)?;
         Ok(summary)
     }
 }

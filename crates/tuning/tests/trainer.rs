@@ -113,6 +113,10 @@ fn a_run_writes_settings_log_results_and_an_hf_model() {
     );
     assert!(weights.names().contains(&"regressor.weight"));
     assert!(out.join("tokenizer.json").is_file());
+    for plot in ["train_loss", "learning_rate", "eval_mse"] {
+        let bytes = std::fs::read(out.join(format!("plots/{plot}.png"))).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{plot}.png is a PNG");
+    }
 }
 
 #[test]
