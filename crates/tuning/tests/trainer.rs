@@ -351,3 +351,63 @@ fn lora_trains_adapters_only_and_exports_merged_weights_that_compute_the_same() 
         "merged export mse {mse} vs LoRA model's {best}"
     );
 }
+
+#[test]
+fn reinit_top_layers_draws_fresh_weights_for_the_top_layer_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reinit");
+    let mut a = args(&out);
+    a.strategy = tuning::Strategy::preset("reinit-top:1").unwrap();
+    a.learning_rate = 1e-9; // effectively no training: what we see is the initialisation
+    a.max_steps = Some(1);
+    a.eval_strategy = IntervalStrategy::No;
+    run(&RegressionTask::default(), a).unwrap();
+    let pretrained = tiny_model_dir().join("model.safetensors");
+    let export = out.join("model.safetensors");
+    let name = "encoder.layer.1.intermediate.dense.weight";
+    let fresh = tensor(&export, &format!("bert.{name}"));
+    let old = tensor(&pretrained, name);
+    let std = (fresh.iter().map(|v| v * v).sum::<f32>() / fresh.len() as f32).sqrt();
+    assert!(
+        (std - 0.02).abs() < 0.005,
+        "re-initialised with std {std}, expected 0.02"
+    );
+    let old_std = (old.iter().map(|v| v * v).sum::<f32>() / old.len() as f32).sqrt();
+    assert!(old_std > 0.2, "the fixture's weights are large ({old_std})");
+    let below = "encoder.layer.0.intermediate.dense.weight";
+    let kept = tensor(&export, &format!("bert.{below}"));
+    let diff = kept
+        .iter()
+        .zip(tensor(&pretrained, below))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        diff < 1e-6,
+        "layer 0 keeps its pretrained weights (moved {diff})"
+    );
+}
+
+#[test]
+fn gradual_unfreezing_trains_one_more_layer_each_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gradual");
+    let mut a = args(&out);
+    a.strategy = tuning::Strategy::preset("gradual-unfreezing").unwrap();
+    a.num_train_epochs = 3.0;
+    a.save_strategy = IntervalStrategy::Epoch;
+    run(&RegressionTask::default(), a).unwrap();
+    let pretrained = tiny_model_dir().join("model.safetensors");
+    let same = |step: usize, name: &str| {
+        let ckpt = out.join(format!("checkpoints/checkpoint-{step}/model.safetensors"));
+        tensor(&ckpt, &format!("bert.{name}")) == tensor(&pretrained, name)
+    };
+    let (top, bottom, emb) = (
+        "encoder.layer.1.output.dense.weight",
+        "encoder.layer.0.output.dense.weight",
+        "embeddings.word_embeddings.weight",
+    );
+    // Epoch 0 (steps 1-5): head + layer 1. Epoch 1: + layer 0. Epoch 2 (= L): + embeddings.
+    assert!(!same(5, top) && same(5, bottom) && same(5, emb));
+    assert!(!same(10, bottom) && same(10, emb));
+    assert!(!same(15, emb));
+}
