@@ -71,6 +71,18 @@ fn init_layer_norm(config: &EncoderConfig, device: &Device) -> LayerNorm {
         .init(device)
 }
 
+/// The post-LN residual step both `BertSelfOutput` and `BertOutput` end with:
+/// LayerNorm(dropout(dense(hidden)) + residual).
+fn project_add_norm(
+    dense: &Linear,
+    dropout: &Dropout,
+    layer_norm: &LayerNorm,
+    hidden: Tensor<3>,
+    residual: Tensor<3>,
+) -> Tensor<3> {
+    layer_norm.forward(dropout.forward(dense.forward(hidden)) + residual)
+}
+
 /// Inputs of one batch. `attention_mask` is 1 for real tokens and 0 for padding.
 #[derive(Debug, Clone)]
 pub struct EncoderInput {
@@ -203,8 +215,13 @@ impl BertSelfOutput {
     }
 
     pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
-        let projected = self.dropout.forward(self.dense.forward(hidden));
-        self.layer_norm.forward(projected + residual)
+        project_add_norm(
+            &self.dense,
+            &self.dropout,
+            &self.layer_norm,
+            hidden,
+            residual,
+        )
     }
 }
 
@@ -287,8 +304,13 @@ impl BertOutput {
     }
 
     pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
-        let projected = self.dropout.forward(self.dense.forward(hidden));
-        self.layer_norm.forward(projected + residual)
+        project_add_norm(
+            &self.dense,
+            &self.dropout,
+            &self.layer_norm,
+            hidden,
+            residual,
+        )
     }
 }
 

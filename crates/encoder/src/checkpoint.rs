@@ -197,48 +197,12 @@ pub fn load_into<M: Module>(
     Ok((module, report))
 }
 
-/// Collects every float parameter under its HF key, in PyTorch orientation.
-struct Collector {
-    path: PathTracker,
-    tensors: BTreeMap<String, HostTensor>,
-}
-
-impl ModuleVisitor for Collector {
-    fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.path.enter(name, container_type);
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.exit();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let key = self.path.hf_key();
-        let tensor = param.val();
-        let shape = tensor.dims().to_vec();
-        let data = tensor
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("float tensors convert to f32");
-        let host = HostTensor { shape, data };
-        let host = if key.transposed {
-            host.transposed()
-        } else {
-            host
-        };
-        self.tensors.insert(key.name, host);
-    }
-}
-
 /// The module's weights as an HF state dict: key -> tensor in PyTorch layout.
 pub fn hf_state_dict<M: Module>(module: &M) -> BTreeMap<String, HostTensor> {
-    let mut collector = Collector {
-        path: PathTracker::default(),
-        tensors: BTreeMap::new(),
-    };
-    module.visit(&mut collector);
-    collector.tensors
+    collect(module, true)
+        .into_iter()
+        .map(|(param, values)| (param.name, values.expect("collected with values")))
+        .collect()
 }
 
 /// Writes a state dict as `model.safetensors` the way transformers does (f32, `format: pt`
@@ -288,12 +252,15 @@ impl NamedParam {
     }
 }
 
-struct NameCollector {
+/// Walks a module's float parameters with their HF keys; optionally reads their values
+/// (in PyTorch orientation), which costs a copy of every weight.
+struct Collector {
     path: PathTracker,
-    params: Vec<NamedParam>,
+    with_values: bool,
+    params: Vec<(NamedParam, Option<HostTensor>)>,
 }
 
-impl ModuleVisitor for NameCollector {
+impl ModuleVisitor for Collector {
     fn enter_module(&mut self, name: &str, container_type: &str) {
         self.path.enter(name, container_type);
     }
@@ -303,22 +270,47 @@ impl ModuleVisitor for NameCollector {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.params.push(NamedParam {
-            name: self.path.hf_key().name,
+        let key = self.path.hf_key();
+        let values = self.with_values.then(|| {
+            let tensor = param.val();
+            let shape = tensor.dims().to_vec();
+            let data = tensor
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("float tensors convert to f32");
+            let host = HostTensor { shape, data };
+            if key.transposed {
+                host.transposed()
+            } else {
+                host
+            }
+        });
+        let named = NamedParam {
+            name: key.name,
             path: self.path.names.join("."),
             id: param.id,
             shape: param.lazy_shape().to_vec(),
             require_grad: param.is_require_grad(),
-        });
+        };
+        self.params.push((named, values));
     }
 }
 
-/// Every float parameter of `module` with its HF key, in module order.
-pub fn named_params<M: Module>(module: &M) -> Vec<NamedParam> {
-    let mut collector = NameCollector {
+fn collect<M: Module>(module: &M, with_values: bool) -> Vec<(NamedParam, Option<HostTensor>)> {
+    let mut collector = Collector {
         path: PathTracker::default(),
+        with_values,
         params: Vec::new(),
     };
     module.visit(&mut collector);
     collector.params
+}
+
+/// Every float parameter of `module` with its HF key, in module order.
+pub fn named_params<M: Module>(module: &M) -> Vec<NamedParam> {
+    collect(module, false)
+        .into_iter()
+        .map(|(param, _)| param)
+        .collect()
 }

@@ -73,18 +73,11 @@ fn read_safetensors(path: &Path) -> Result<Checkpoint, LoadError> {
     let mut floats = BTreeMap::new();
     let mut buffers = Vec::new();
     for (name, view) in file.tensors() {
-        let data = view.data();
-        let values = match view.dtype() {
-            Dtype::F32 => le_chunks::<4>(data).map(f32::from_le_bytes).collect(),
-            Dtype::F16 => le_chunks::<2>(data)
-                .map(|b| half::f16::from_le_bytes(b).to_f32())
-                .collect(),
-            Dtype::BF16 => le_chunks::<2>(data)
-                .map(|b| half::bf16::from_le_bytes(b).to_f32())
-                .collect(),
-            Dtype::F64 => le_chunks::<8>(data)
-                .map(|b| f64::from_le_bytes(b) as f32)
-                .collect(),
+        let kind = match view.dtype() {
+            Dtype::F32 => FloatKind::F32,
+            Dtype::F16 => FloatKind::F16,
+            Dtype::BF16 => FloatKind::BF16,
+            Dtype::F64 => FloatKind::F64,
             Dtype::I64 | Dtype::I32 | Dtype::I16 | Dtype::I8 | Dtype::U8 | Dtype::BOOL => {
                 buffers.push(name);
                 continue;
@@ -97,6 +90,7 @@ fn read_safetensors(path: &Path) -> Result<Checkpoint, LoadError> {
                 });
             }
         };
+        let values = kind.decode(view.data());
         floats.insert(
             name,
             HostTensor {
@@ -121,29 +115,23 @@ fn read_pytorch(path: &Path) -> Result<Checkpoint, LoadError> {
     let mut floats = BTreeMap::new();
     let mut buffers = Vec::new();
     for (name, tensor) in reader.into_tensors() {
-        let dtype = tensor.dtype();
-        if !matches!(dtype, DType::F32 | DType::F16 | DType::BF16 | DType::F64) {
-            buffers.push(name);
-            continue;
-        }
+        let kind = match tensor.dtype() {
+            DType::F32 => FloatKind::F32,
+            DType::F16 => FloatKind::F16,
+            DType::BF16 => FloatKind::BF16,
+            DType::F64 => FloatKind::F64,
+            _ => {
+                buffers.push(name);
+                continue;
+            }
+        };
         let shape = tensor.shape().to_vec();
         let bytes = tensor.read().map_err(|err| LoadError::Checkpoint {
             path: path.to_path_buf(),
             message: format!("cannot read tensor `{name}` ({err})"),
         })?;
         // PyTorch's zip format stores tensor data little-endian on every platform we target.
-        let data: Vec<f32> = match dtype {
-            DType::F32 => le_chunks::<4>(&bytes).map(f32::from_le_bytes).collect(),
-            DType::F16 => le_chunks::<2>(&bytes)
-                .map(|b| half::f16::from_le_bytes(b).to_f32())
-                .collect(),
-            DType::BF16 => le_chunks::<2>(&bytes)
-                .map(|b| half::bf16::from_le_bytes(b).to_f32())
-                .collect(),
-            _ => le_chunks::<8>(&bytes)
-                .map(|b| f64::from_le_bytes(b) as f32)
-                .collect(),
-        };
+        let data = kind.decode(&bytes);
         if data.len() != shape.iter().product::<usize>() {
             return Err(LoadError::Checkpoint {
                 path: path.to_path_buf(),
@@ -161,6 +149,33 @@ fn read_pytorch(path: &Path) -> Result<Checkpoint, LoadError> {
         floats,
         buffers,
     })
+}
+
+/// The float encodings checkpoints use; every one is read into f32.
+#[derive(Debug, Clone, Copy)]
+enum FloatKind {
+    F32,
+    F16,
+    BF16,
+    F64,
+}
+
+impl FloatKind {
+    /// Little-endian bytes -> f32 values.
+    fn decode(self, bytes: &[u8]) -> Vec<f32> {
+        match self {
+            Self::F32 => le_chunks::<4>(bytes).map(f32::from_le_bytes).collect(),
+            Self::F16 => le_chunks::<2>(bytes)
+                .map(|b| half::f16::from_le_bytes(b).to_f32())
+                .collect(),
+            Self::BF16 => le_chunks::<2>(bytes)
+                .map(|b| half::bf16::from_le_bytes(b).to_f32())
+                .collect(),
+            Self::F64 => le_chunks::<8>(bytes)
+                .map(|b| f64::from_le_bytes(b) as f32)
+                .collect(),
+        }
+    }
 }
 
 fn le_chunks<const N: usize>(bytes: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {

@@ -7,6 +7,16 @@ use common::*;
 use encoder::{EncodeOptions, Tokenizer, Truncation};
 use serde_json::Value;
 
+fn offsets(value: &Value) -> Vec<(usize, usize)> {
+    let at = |o: &Value, i: usize| o[i].as_u64().unwrap() as usize;
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (at(o, 0), at(o, 1)))
+        .collect()
+}
+
 fn options(case: &Value) -> EncodeOptions {
     match case["max_length"].as_u64() {
         None => EncodeOptions::default(),
@@ -31,18 +41,7 @@ fn check_windows(tokenizer: &Tokenizer) {
         for (got, want) in windows.iter().zip(expected) {
             assert_eq!(got.input_ids, ids(&want["input_ids"]), "ids for {text}");
             assert_eq!(got.token_type_ids, ids(&want["token_type_ids"]));
-            let offsets: Vec<(usize, usize)> = want["offsets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| {
-                    (
-                        o[0].as_u64().unwrap() as usize,
-                        o[1].as_u64().unwrap() as usize,
-                    )
-                })
-                .collect();
-            assert_eq!(got.offsets, offsets, "offsets for {text}");
+            assert_eq!(got.offsets, offsets(&want["offsets"]), "offsets for {text}");
             let sequence_ids: Vec<Option<usize>> = want["sequence_ids"]
                 .as_array()
                 .unwrap()
@@ -74,18 +73,11 @@ fn check_words(tokenizer: &Tokenizer) {
             .map(|w| w.as_u64().map(|v| v as u32))
             .collect();
         assert_eq!(window.word_ids, word_ids, "word ids for {words:?}");
-        let offsets: Vec<(usize, usize)> = case["offsets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| {
-                (
-                    o[0].as_u64().unwrap() as usize,
-                    o[1].as_u64().unwrap() as usize,
-                )
-            })
-            .collect();
-        assert_eq!(window.offsets, offsets, "offsets for {words:?}");
+        assert_eq!(
+            window.offsets,
+            offsets(&case["offsets"]),
+            "offsets for {words:?}"
+        );
     }
 }
 

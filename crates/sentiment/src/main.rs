@@ -60,6 +60,16 @@ impl ColumnArgs {
     }
 }
 
+/// Batching for inference (speed only; results do not depend on it).
+#[derive(Args, Clone, Copy)]
+struct InferenceArgs {
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Longest input in tokens; longer inputs are truncated (as in training).
+    #[arg(long, default_value_t = 128)]
+    max_seq_length: usize,
+}
+
 #[derive(Args)]
 struct TrainCmd {
     /// Pretrained model directory (default: data/models/all-MiniLM-L6-v2).
@@ -91,10 +101,8 @@ struct EvalCmd {
     data: PathBuf,
     #[command(flatten)]
     columns: ColumnArgs,
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 128)]
-    max_seq_length: usize,
+    #[command(flatten)]
+    inference: InferenceArgs,
 }
 
 #[derive(Args)]
@@ -113,10 +121,8 @@ struct PredictCmd {
     output: Option<PathBuf>,
     #[command(flatten)]
     columns: ColumnArgs,
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 128)]
-    max_seq_length: usize,
+    #[command(flatten)]
+    inference: InferenceArgs,
 }
 
 #[derive(Args)]
@@ -239,8 +245,10 @@ fn load_task(dir: &Path) -> Result<SentimentTask> {
 fn run_model(
     dir: &Path,
     examples: &[Example],
-    batch_size: usize,
-    max_seq_length: usize,
+    InferenceArgs {
+        batch_size,
+        max_seq_length,
+    }: InferenceArgs,
 ) -> Result<(SentimentTask, Vec<Vec<f32>>)> {
     if batch_size == 0 {
         bail!("--batch-size must be at least 1");
@@ -265,7 +273,7 @@ fn eval(cmd: EvalCmd) -> Result<()> {
     let examples = data::load(&cmd.data, &cmd.columns.columns(), Labels::Required)?;
     let task = load_task(&cmd.model)?;
     let gold = task.gold(&examples)?;
-    let (task, logits) = run_model(&cmd.model, &examples, cmd.batch_size, cmd.max_seq_length)?;
+    let (task, logits) = run_model(&cmd.model, &examples, cmd.inference)?;
     let predicted: Vec<usize> = logits.iter().map(|l| argmax(l)).collect();
     let report = metrics::report(&gold, &predicted, &task.labels.names);
     let value = json!({"data": cmd.data, "examples": examples.len(), "report": report});
@@ -339,7 +347,7 @@ fn read_input(path: &Path, columns: &Columns) -> Result<Vec<Example>> {
 
 fn predict(cmd: PredictCmd) -> Result<()> {
     let examples = read_input(&cmd.input, &cmd.columns.columns())?;
-    let (task, logits) = run_model(&cmd.model, &examples, cmd.batch_size, cmd.max_seq_length)?;
+    let (task, logits) = run_model(&cmd.model, &examples, cmd.inference)?;
     let mut out = Vec::new();
     match cmd.format.as_str() {
         "jsonl" => {

@@ -14,11 +14,15 @@ type Rgb = [u8; 3];
 const WHITE: Rgb = [255, 255, 255];
 const BLACK: Rgb = [30, 30, 30];
 const GRID: Rgb = [225, 225, 225];
-const COLORS: [Rgb; 4] = [
+const COLORS: [Rgb; 8] = [
     [31, 119, 180],
     [214, 39, 40],
     [44, 160, 44],
     [148, 103, 189],
+    [255, 127, 14],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
 ];
 
 /// 3x5 glyphs, one row of 3 bits per entry, top row first.

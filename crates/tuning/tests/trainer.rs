@@ -29,14 +29,27 @@ fn args(out: &Path) -> TrainingArgs {
 static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn run(task: &RegressionTask, args: TrainingArgs) -> anyhow::Result<tuning::RunSummary> {
+    train(task, args, false)
+}
+
+fn resume(task: &RegressionTask, args: TrainingArgs) -> anyhow::Result<tuning::RunSummary> {
+    train(task, args, true)
+}
+
+fn train(
+    task: &RegressionTask,
+    args: TrainingArgs,
+    resume: bool,
+) -> anyhow::Result<tuning::RunSummary> {
     let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let train = examples(40);
     let eval = examples(60)[40..].to_vec();
+    let model_dir = tiny_model_dir();
     Trainer {
         task,
         args,
-        model_dir: tiny_model_dir(),
-        resume: false,
+        model_dir,
+        resume,
     }
     .train(&train, Some(&eval))
 }
@@ -204,19 +217,6 @@ fn bad_strategy_for_the_model_is_a_clear_error() {
         err.contains("freeze_bottom_layers = 5") && err.contains("2 layers"),
         "{err}"
     );
-}
-
-fn resume(task: &RegressionTask, args: TrainingArgs) -> anyhow::Result<tuning::RunSummary> {
-    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let train = examples(40);
-    let eval = examples(60)[40..].to_vec();
-    Trainer {
-        task,
-        args,
-        model_dir: tiny_model_dir(),
-        resume: true,
-    }
-    .train(&train, Some(&eval))
 }
 
 #[test]
