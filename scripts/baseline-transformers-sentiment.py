@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""The transformers side of the sentiment benchmarks: run_glue-style fine-tuning with Trainer.
+
+Same recipe as `sentiment train`: AutoModelForSequenceClassification on the model directory,
+the first MAX_TRAIN_SAMPLES training rows in file order, dynamic padding, truncation at
+max_seq_length, AdamW (torch), linear schedule with warmup_ratio, weight decay, evaluation on
+the whole validation file. Prints one JSON line with accuracy, runtime and throughput.
+
+Run (from the repository root):
+  .venv/bin/python scripts/baseline-transformers-sentiment.py --model data/models/all-MiniLM-L6-v2 \
+      --train ../shared/data/sst2/train.tsv --validation ../shared/data/sst2/dev.tsv \
+      --max-train-samples 8000 --epochs 1 --batch-size 32 --lr 5e-5 --warmup-ratio 0.1 \
+      --weight-decay 0.01 --seed 42 --output-dir /tmp/hf-sst2
+"""
+
+import argparse
+import csv
+import json
+import time
+
+import numpy as np
+import torch
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+)
+
+
+def read_tsv(path, limit=None):
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return rows[:limit] if limit else rows
+
+
+class Encoded(torch.utils.data.Dataset):
+    def __init__(self, rows, tokenizer, labels, max_len):
+        self.items = [
+            {**tokenizer(r["sentence"], truncation=True, max_length=max_len), "labels": labels.index(r["label"])}
+            for r in rows
+        ]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    for name, kind, default in [("model", str, None), ("train", str, None), ("validation", str, None),
+                                ("max-train-samples", int, None), ("epochs", float, 3.0), ("batch-size", int, 32),
+                                ("lr", float, 5e-5), ("warmup-ratio", float, 0.0), ("weight-decay", float, 0.0),
+                                ("seed", int, 42), ("max-seq-length", int, 128), ("output-dir", str, "/tmp/hf-run")]:
+        p.add_argument(f"--{name}", type=kind, default=default)
+    a = p.parse_args()
+    train_rows = read_tsv(a.train, a.max_train_samples)
+    dev_rows = read_tsv(a.validation)
+    labels = sorted({r["label"] for r in train_rows}, key=lambda x: int(x) if x.lstrip("-").isdigit() else x)
+    tokenizer = AutoTokenizer.from_pretrained(a.model)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        a.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    args = TrainingArguments(
+        output_dir=a.output_dir, learning_rate=a.lr, num_train_epochs=a.epochs,
+        per_device_train_batch_size=a.batch_size, per_device_eval_batch_size=64,
+        # transformers 5: a float warmup_steps < 1 is a ratio, rounded up like ours.
+        warmup_steps=a.warmup_ratio, weight_decay=a.weight_decay, seed=a.seed,
+        eval_strategy="epoch", save_strategy="no", logging_steps=25, report_to=[],
+        dataloader_num_workers=0, use_cpu=True)
+
+    def accuracy(pred):
+        return {"accuracy": float((np.argmax(pred.predictions, -1) == pred.label_ids).mean())}
+
+    trainer = Trainer(model=model, args=args, train_dataset=Encoded(train_rows, tokenizer, labels, a.max_seq_length),
+                      eval_dataset=Encoded(dev_rows, tokenizer, labels, a.max_seq_length),
+                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
+    start = time.time()
+    train_out = trainer.train()
+    runtime = time.time() - start
+    metrics = trainer.evaluate()
+    print(json.dumps({"accuracy": metrics["eval_accuracy"], "train_runtime_s": train_out.metrics["train_runtime"],
+                      "train_samples_per_second": train_out.metrics["train_samples_per_second"],
+                      "wall_s": runtime, "torch_threads": torch.get_num_threads(),
+                      "train_examples": len(train_rows), "dev_examples": len(dev_rows)}))
+
+
+if __name__ == "__main__":
+    main()
