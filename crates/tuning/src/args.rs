@@ -95,7 +95,8 @@ impl Default for TrainingArgs {
             seed: 42,
             eval_strategy: IntervalStrategy::Epoch,
             eval_steps: None,
-            save_strategy: IntervalStrategy::Epoch,
+            // transformers' default; the final state is always checkpointed as well.
+            save_strategy: IntervalStrategy::Steps,
             save_steps: 500,
             save_total_limit: None,
             logging_steps: 50,
