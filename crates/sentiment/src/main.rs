@@ -11,6 +11,7 @@ use sentiment::head::Pooling;
 use sentiment::metrics;
 use sentiment::task::{SentimentTask, argmax, probabilities};
 use serde_json::json;
+use tuning::cli::InferenceArgs;
 use tuning::run_dir::load_task_model;
 use tuning::trainer::predict_all;
 use tuning::{Task, Trainer, TrainingArgs, TrainingFlags};
@@ -58,16 +59,6 @@ impl ColumnArgs {
             label: self.label_column.clone(),
         }
     }
-}
-
-/// Batching for inference (speed only; results do not depend on it).
-#[derive(Args, Clone, Copy)]
-struct InferenceArgs {
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    /// Longest input in tokens; longer inputs are truncated (as in training).
-    #[arg(long, default_value_t = 128)]
-    max_seq_length: usize,
 }
 
 #[derive(Args)]
@@ -153,16 +144,8 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// A file of the repository's data/ folder: relative to the current directory when there,
-/// else to the workspace this binary was built from.
 fn sample_file(relative: &str) -> PathBuf {
-    let local = PathBuf::from(relative);
-    if local.exists() {
-        return local;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(relative)
+    tuning::cli::sample_file(env!("CARGO_MANIFEST_DIR"), relative)
 }
 
 /// The task defaults for sentence classification (run_glue-style), under the config file
@@ -278,11 +261,7 @@ fn eval(cmd: EvalCmd) -> Result<()> {
     let report = metrics::report(&gold, &predicted, &task.labels.names);
     let value = json!({"data": cmd.data, "examples": examples.len(), "report": report});
     let text = serde_json::to_string_pretty(&value)?;
-    let stem = cmd
-        .data
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "data".into());
+    let stem = tuning::cli::file_stem(&cmd.data);
     let plot = cmd
         .model
         .join("plots")

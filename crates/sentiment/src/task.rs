@@ -34,23 +34,7 @@ impl SentimentTask {
     }
 }
 
-/// Softmax of a row of logits.
-pub fn probabilities(logits: &[f32]) -> Vec<f64> {
-    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let exps: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
-    let sum: f64 = exps.iter().sum();
-    exps.into_iter().map(|e| e / sum).collect()
-}
-
-pub fn argmax(values: &[f32]) -> usize {
-    values
-        .iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-            if v > best.1 { (i, v) } else { best }
-        })
-        .0
-}
+pub use tuning::task::{argmax, softmax as probabilities};
 
 impl Task for SentimentTask {
     type Example = Example;

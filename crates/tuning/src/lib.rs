@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod checkpoint;
+pub mod cli;
 pub mod log;
 pub mod lora;
 pub mod optimizer;

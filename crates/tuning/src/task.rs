@@ -81,3 +81,22 @@ pub trait Task {
     /// Adds what the export's `config.json` needs (architectures, id2label, label2id, ...).
     fn export_config(&self, config: &mut EncoderConfig);
 }
+
+/// Softmax of a row of logits (in f64, so probabilities near 1 keep their precision).
+pub fn softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let exps: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+/// Index of the largest value (the first one on ties, as `torch.argmax`).
+pub fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+        .0
+}
