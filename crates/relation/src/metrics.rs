@@ -1,0 +1,309 @@
+//! The official SemEval-2010 Task 8 scores (the definitions of the task's scorer v1.2).
+//!
+//! Three evaluations, as the scorer prints them:
+//! - `fine`: (2*9+1)-way, every directed label its own class;
+//! - `undirected`: (9+1)-way, direction ignored;
+//! - `directed`: (9+1)-way with direction taken into account — the **official** score.
+//!   A prediction with the right relation but the wrong direction is wrong; it still counts
+//!   as a prediction of that relation in the precision's denominator (the v1.2 fix).
+//!
+//! Per relation: P = correct / predicted, R = correct / gold, F1 = 2PR/(P+R) (0 when P or R
+//! is undefined). Macro P/R/F1 are the plain means over the relations of the gold key except
+//! `Other`; micro figures pool the counts of those relations. Examples without a prediction
+//! are "skipped": they lower recall and count as wrong in the accuracy over all examples.
+//! Values are fractions (the scorer prints percentages).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Scores of one relation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RelationScore {
+    pub relation: String,
+    pub correct: usize,
+    /// Predictions of this relation, including the wrong-direction ones in `directed`.
+    pub predicted: usize,
+    pub gold: usize,
+    /// Right relation, wrong direction (the scorer's xDIRx; `directed` only).
+    pub wrong_direction: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// One of the scorer's three evaluations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// Correct / predicted examples.
+    pub accuracy: f64,
+    /// Correct / all examples (skipped ones count as wrong).
+    pub accuracy_skipped_wrong: f64,
+    pub micro_precision: f64,
+    pub micro_recall: f64,
+    pub micro_f1: f64,
+    pub macro_precision: f64,
+    pub macro_recall: f64,
+    pub macro_f1: f64,
+    pub relations: Vec<RelationScore>,
+}
+
+/// Everything the scorer reports, plus the (2*9+1)-way confusion matrix.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The official figure: macro-F1 of the directed (9+1)-way evaluation, Other excluded.
+    pub official_macro_f1: f64,
+    pub examples: usize,
+    pub skipped: usize,
+    pub coverage: f64,
+    pub directed: Evaluation,
+    pub undirected: Evaluation,
+    pub fine: Evaluation,
+    /// Row = gold label, column = predicted label, over `labels`.
+    pub labels: Vec<String>,
+    pub confusion: Vec<Vec<usize>>,
+}
+
+impl Report {
+    /// The flat metrics the trainer logs and selects on.
+    pub fn metrics(&self) -> tuning::Metrics {
+        let mut m = tuning::Metrics::new();
+        m.insert("macro_f1".into(), self.official_macro_f1);
+        m.insert("micro_f1".into(), self.directed.micro_f1);
+        m.insert("accuracy".into(), self.fine.accuracy_skipped_wrong);
+        m.insert("undirected_macro_f1".into(), self.undirected.macro_f1);
+        m.insert("fine_macro_f1".into(), self.fine.macro_f1);
+        m
+    }
+}
+
+/// The relation of a label without its direction: `Cause-Effect(e2,e1)` -> `Cause-Effect`.
+pub fn undirected(label: &str) -> &str {
+    match label.find('(') {
+        Some(at) if label.ends_with(')') => &label[..at],
+        _ => label,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fine,
+    Undirected,
+    Directed,
+}
+
+/// Scores predictions (`None` = skipped) against gold labels, pairwise.
+pub fn score(gold: &[&str], predicted: &[Option<&str>], other: &str) -> Report {
+    assert_eq!(
+        gold.len(),
+        predicted.len(),
+        "one prediction slot per gold label"
+    );
+    let skipped = predicted.iter().filter(|p| p.is_none()).count();
+    let mut labels: Vec<String> = gold
+        .iter()
+        .copied()
+        .chain(predicted.iter().flatten().copied())
+        .map(String::from)
+        .collect();
+    labels.sort();
+    labels.dedup();
+    let index: BTreeMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    let mut confusion = vec![vec![0usize; labels.len()]; labels.len()];
+    for (g, p) in gold.iter().zip(predicted) {
+        if let Some(p) = p {
+            confusion[index[g]][index[p]] += 1;
+        }
+    }
+    let directed = evaluate(Mode::Directed, gold, predicted, other);
+    Report {
+        official_macro_f1: directed.macro_f1,
+        examples: gold.len(),
+        skipped,
+        coverage: ratio(gold.len() - skipped, gold.len()),
+        directed,
+        undirected: evaluate(Mode::Undirected, gold, predicted, other),
+        fine: evaluate(Mode::Fine, gold, predicted, other),
+        labels,
+        confusion,
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    correct: usize,
+    predicted: usize,
+    gold: usize,
+    wrong_direction: usize,
+}
+
+fn evaluate(mode: Mode, gold: &[&str], predicted: &[Option<&str>], other: &str) -> Evaluation {
+    let class = |label: &str| -> String {
+        match mode {
+            Mode::Fine => label.to_string(),
+            Mode::Undirected | Mode::Directed => undirected(label).to_string(),
+        }
+    };
+    let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
+    let (mut correct_all, mut proposed_all) = (0usize, 0usize);
+    for (&g, p) in gold.iter().zip(predicted) {
+        counts.entry(class(g)).or_default().gold += 1;
+        let Some(p) = *p else { continue };
+        proposed_all += 1;
+        let (gc, pc) = (class(g), class(p));
+        let entry = counts.entry(pc.clone()).or_default();
+        entry.predicted += 1;
+        let right = match mode {
+            Mode::Directed => g == p,
+            Mode::Fine | Mode::Undirected => gc == pc,
+        };
+        if right {
+            entry.correct += 1;
+            correct_all += 1;
+        } else if mode == Mode::Directed && gc == pc {
+            entry.wrong_direction += 1;
+        }
+    }
+    let other_class = class(other);
+    // The scorer iterates over the relations of the gold key only.
+    let relations: Vec<RelationScore> = counts
+        .iter()
+        .filter(|(_, c)| c.gold > 0)
+        .map(|(name, c)| {
+            let precision = ratio(c.correct, c.predicted);
+            let recall = ratio(c.correct, c.gold);
+            RelationScore {
+                relation: name.clone(),
+                correct: c.correct,
+                predicted: c.predicted,
+                gold: c.gold,
+                wrong_direction: c.wrong_direction,
+                precision,
+                recall,
+                f1: f1(precision, recall),
+            }
+        })
+        .collect();
+    let scored: Vec<&RelationScore> = relations
+        .iter()
+        .filter(|r| r.relation != other_class)
+        .collect();
+    let n = scored.len().max(1) as f64;
+    let (correct, predicted, gold_count) = scored.iter().fold((0, 0, 0), |acc, r| {
+        (acc.0 + r.correct, acc.1 + r.predicted, acc.2 + r.gold)
+    });
+    let micro_precision = ratio(correct, predicted);
+    let micro_recall = ratio(correct, gold_count);
+    Evaluation {
+        accuracy: ratio(correct_all, proposed_all),
+        accuracy_skipped_wrong: ratio(correct_all, gold.len()),
+        micro_precision,
+        micro_recall,
+        micro_f1: f1(micro_precision, micro_recall),
+        macro_precision: scored.iter().map(|r| r.precision).sum::<f64>() / n,
+        macro_recall: scored.iter().map(|r| r.recall).sum::<f64>() / n,
+        macro_f1: scored.iter().map(|r| r.f1).sum::<f64>() / n,
+        relations,
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+fn f1(p: f64, r: f64) -> f64 {
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(pairs: &[(&str, Option<&str>)]) -> Report {
+        let gold: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+        let predicted: Vec<Option<&str>> = pairs.iter().map(|p| p.1).collect();
+        score(&gold, &predicted, "Other")
+    }
+
+    fn relation<'a>(e: &'a Evaluation, name: &str) -> &'a RelationScore {
+        e.relations.iter().find(|r| r.relation == name).unwrap()
+    }
+
+    const CE12: &str = "Cause-Effect(e1,e2)";
+    const CE21: &str = "Cause-Effect(e2,e1)";
+    const CW12: &str = "Component-Whole(e1,e2)";
+
+    #[test]
+    fn wrong_direction_is_wrong_but_counts_as_a_prediction() {
+        // Gold CE(e1,e2) twice: one right, one with the wrong direction; a CW right.
+        let r = report(&[(CE12, Some(CE12)), (CE12, Some(CE21)), (CW12, Some(CW12))]);
+        let ce = relation(&r.directed, "Cause-Effect");
+        assert_eq!(
+            (ce.correct, ce.predicted, ce.gold, ce.wrong_direction),
+            (1, 2, 2, 1)
+        );
+        assert_eq!((ce.precision, ce.recall), (0.5, 0.5));
+        // Macro over CE (0.5) and CW (1.0).
+        assert!((r.official_macro_f1 - 0.75).abs() < 1e-12);
+        // Ignoring direction both CE predictions are right.
+        assert_eq!(relation(&r.undirected, "Cause-Effect").f1, 1.0);
+        assert_eq!(r.undirected.macro_f1, 1.0);
+    }
+
+    #[test]
+    fn other_predicted_for_a_relation_and_a_relation_predicted_for_other() {
+        let r = report(&[
+            (CE12, Some("Other")), // a miss: lowers CE recall
+            ("Other", Some(CE12)), // a false alarm: lowers CE precision
+            (CE12, Some(CE12)),    // right
+            ("Other", Some("Other")),
+        ]);
+        let ce = relation(&r.directed, "Cause-Effect");
+        assert_eq!((ce.correct, ce.predicted, ce.gold), (1, 2, 2));
+        assert_eq!(ce.f1, 0.5);
+        // Other is scored but left out of the average: only CE counts.
+        assert_eq!(r.official_macro_f1, 0.5);
+        assert_eq!(relation(&r.directed, "Other").f1, 0.5);
+        assert_eq!(r.directed.accuracy, 0.5);
+        assert_eq!(
+            (r.directed.micro_precision, r.directed.micro_recall),
+            (0.5, 0.5)
+        );
+    }
+
+    #[test]
+    fn skipped_examples_lower_recall_and_coverage() {
+        let r = report(&[(CE12, Some(CE12)), (CE12, None)]);
+        assert_eq!(r.skipped, 1);
+        assert_eq!(r.coverage, 0.5);
+        let ce = relation(&r.directed, "Cause-Effect");
+        assert_eq!((ce.precision, ce.recall), (1.0, 0.5));
+        assert_eq!(r.directed.accuracy, 1.0);
+        assert_eq!(r.directed.accuracy_skipped_wrong, 0.5);
+    }
+
+    #[test]
+    fn a_relation_never_predicted_scores_zero_and_is_averaged() {
+        let r = report(&[(CE12, Some(CE12)), (CW12, Some("Other"))]);
+        assert_eq!(relation(&r.directed, "Component-Whole").f1, 0.0);
+        assert_eq!(r.official_macro_f1, 0.5);
+        // Fine-grained: the CE(e2,e1) class never occurs in gold, so it is not averaged.
+        assert_eq!(r.fine.relations.len(), 2);
+    }
+
+    #[test]
+    fn confusion_matrix_rows_are_gold() {
+        let r = report(&[(CE12, Some(CE21)), ("Other", Some("Other"))]);
+        assert_eq!(r.labels, vec![CE12, CE21, "Other"]);
+        assert_eq!(r.confusion[0], vec![0, 1, 0]);
+        assert_eq!(r.confusion[2], vec![0, 0, 1]);
+    }
+}

@@ -1,0 +1,310 @@
+//! The `relation` binary end to end on the tiny fixture encoder and the sample data:
+//! train -> eval -> predict -> score for each head, the scorer on hand-made keys, and bad
+//! input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tiny() -> PathBuf {
+    root().join("tests/fixtures/encoder/tiny-bert")
+}
+
+fn relation(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_relation"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn err(output: &Output) -> String {
+    assert!(!output.status.success(), "should have failed");
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn validation() -> PathBuf {
+    root().join("data/relation/validation.txt")
+}
+
+/// Trains the tiny encoder briefly with `head`; returns the run directory and the summary.
+fn train(dir: &Path, head: &str, epochs: &str) -> (PathBuf, Value) {
+    let run = dir.join(format!("run-{head}"));
+    let model = tiny();
+    let args = [
+        "train",
+        "--model",
+        s(&model),
+        "--output-dir",
+        s(&run),
+        "--head",
+        head,
+        "--markers",
+        "punct",
+        "--num-train-epochs",
+        epochs,
+        "--learning-rate",
+        "1e-3",
+        "--per-device-train-batch-size",
+        "16",
+        "--max-train-samples",
+        "64",
+        "--logging-steps",
+        "2",
+    ];
+    let summary: Value = serde_json::from_str(&ok(&relation(&args))).unwrap();
+    (run, summary)
+}
+
+#[test]
+fn train_eval_predict_score_agree_for_every_head() {
+    let dir = tempfile::tempdir().unwrap();
+    for head in ["entity-start", "cls", "rbert"] {
+        let (run, summary) = train(dir.path(), head, "2");
+        assert_eq!(summary["global_step"], 8, "64 examples / 16 x 2 epochs");
+
+        // The export records the head, the markers and the 19 SemEval labels in order.
+        let config: Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(config["finetune_relation"]["head"], head);
+        assert_eq!(
+            config["finetune_relation"]["markers"],
+            serde_json::json!(["$", "$", "#", "#"])
+        );
+        assert_eq!(config["id2label"].as_object().unwrap().len(), 19);
+        assert_eq!(config["id2label"]["0"], "Other");
+        assert_eq!(config["id2label"]["1"], "Cause-Effect(e1,e2)");
+        let architecture = if head == "cls" {
+            "BertForSequenceClassification"
+        } else {
+            "BertForRelationClassification"
+        };
+        assert_eq!(config["architectures"][0], architecture);
+
+        // eval: the official figures, in the run dir too, with the confusion matrix PNG.
+        let eval: Value = serde_json::from_str(&ok(&relation(&[
+            "eval",
+            "--model",
+            s(&run),
+            "--data",
+            s(&validation()),
+        ])))
+        .unwrap();
+        let report = &eval["report"];
+        assert_eq!(report["examples"], 120);
+        let official = report["official_macro_f1"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&official));
+        assert_eq!(report["directed"]["macro_f1"], report["official_macro_f1"]);
+        assert!(run.join("eval_validation.json").exists());
+        let png = std::fs::read(run.join("plots/confusion_validation.png")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        // The best checkpoint's validation score is what eval recomputes from the export.
+        let best = summary["eval"]["macro_f1"].as_f64().unwrap();
+        assert!((best - official).abs() < 1e-9, "{best} vs {official}");
+
+        // predict: the official key format, one line per sentence, ids from the file.
+        let key = dir.path().join(format!("pred-{head}.txt"));
+        ok(&relation(&[
+            "predict",
+            "--model",
+            s(&run),
+            "--input",
+            s(&validation()),
+            "--output",
+            s(&key),
+        ]));
+        let lines: Vec<String> = std::fs::read_to_string(&key)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        assert_eq!(lines.len(), 120);
+        assert!(lines[0].starts_with("1001\t"), "{}", lines[0]);
+        let labels = config["label2id"].as_object().unwrap();
+        for line in &lines {
+            let (_, label) = line.split_once('\t').unwrap();
+            assert!(labels.contains_key(label), "{label}");
+        }
+
+        // score: the same figures from the key files as eval computed from the model.
+        let scored: Value = serde_json::from_str(&ok(&relation(&[
+            "score",
+            "--gold",
+            s(&validation()),
+            "--predictions",
+            s(&key),
+        ])))
+        .unwrap();
+        assert_eq!(scored["official_macro_f1"], report["official_macro_f1"]);
+        assert_eq!(scored["directed"], report["directed"]);
+    }
+}
+
+#[test]
+fn predict_jsonl_gives_probabilities_over_all_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, _) = train(dir.path(), "entity-start", "1");
+    let input = dir.path().join("new.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\": \"a\", \"text\": \"The cat sat on the mat.\", \"e1\": [4, 7], \"e2\": [19, 22]}\n",
+    )
+    .unwrap();
+    let out = ok(&relation(&[
+        "predict",
+        "--model",
+        s(&run),
+        "--input",
+        s(&input),
+        "--format",
+        "jsonl",
+    ]));
+    let record: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(record["id"], "a");
+    assert_eq!(record["e1"], "cat");
+    assert_eq!(record["e2"], "mat");
+    let probs = record["probabilities"].as_object().unwrap();
+    assert_eq!(probs.len(), 19);
+    let total: f64 = probs.values().map(|p| p.as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-6);
+    assert_eq!(
+        record["score"].as_f64().unwrap(),
+        probs[record["label"].as_str().unwrap()].as_f64().unwrap()
+    );
+}
+
+/// Hand-made keys with values worked out by hand from the scorer's definition
+/// (tests/fixtures/relation/README.md shows the arithmetic).
+#[test]
+fn score_matches_the_official_definition_on_hand_made_keys() {
+    let fixtures = root().join("tests/fixtures/relation");
+    let out = relation(&[
+        "score",
+        "--gold",
+        s(&fixtures.join("key.txt")),
+        "--predictions",
+        s(&fixtures.join("predictions.txt")),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let report: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("expected.json")).unwrap())
+            .unwrap();
+    let close = |a: &Value, b: &Value| (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-9;
+    for (path, want) in expected.as_object().unwrap() {
+        let got = report.pointer(path).unwrap_or_else(|| panic!("no {path}"));
+        assert!(close(got, want), "{path}: got {got}, expected {want}");
+    }
+    assert!(stderr.contains("macro-F1 = 61.11%"), "{stderr}");
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let train_with = |path: &Path| {
+        err(&relation(&[
+            "train",
+            "--model",
+            s(&tiny()),
+            "--markers",
+            "punct",
+            "--train",
+            s(path),
+            "--output-dir",
+            s(&dir.path().join("never")),
+        ]))
+    };
+    let missing = write("missing.txt", b"1\t\"The <e1>cat</e1> sat.\"\nOther\n");
+    assert!(train_with(&missing).contains("missing.txt:1: missing marker <e2>"));
+    let nested = write(
+        "nested.txt",
+        b"1\t\"<e1>a <e2>b</e2></e1>\"\nOther\nComment:\n\n",
+    );
+    assert!(train_with(&nested).contains("nested.txt:1: the entities are nested"));
+    let label = write("label.txt", b"1\t\"<e1>a</e1> <e2>b</e2>\"\nLikes(e1,e2)\n");
+    assert!(train_with(&label).contains("label.txt:2: unknown relation label `Likes(e1,e2)`"));
+    let empty = write("empty.txt", b"\n\n");
+    assert!(train_with(&empty).contains("empty.txt: no examples"));
+    let latin1 = write("latin1.txt", b"1\t\"<e1>caf\xe9</e1> <e2>b</e2>\"\nOther\n");
+    assert!(train_with(&latin1).contains("latin1.txt:1: not valid UTF-8"));
+    let unlabelled = write("unlabelled.txt", b"1\t\"<e1>a</e1> <e2>b</e2>\"\n");
+    assert!(train_with(&unlabelled).contains("unlabelled.txt:1: example 1 has no label"));
+
+    // The default markers need [unused0-3]; the tiny vocabulary has only two.
+    let no_markers = err(&relation(&[
+        "train",
+        "--model",
+        s(&tiny()),
+        "--output-dir",
+        s(&dir.path().join("never")),
+    ]));
+    assert!(
+        no_markers.contains("`[unused2]` is not in the vocabulary"),
+        "{no_markers}"
+    );
+
+    // A prediction for an id the key does not have, and a malformed key line.
+    let key = write("key.txt", b"1\tOther\n2\tCause-Effect(e1,e2)\n");
+    let stray = write("stray.txt", b"1\tOther\n9\tOther\n");
+    let out = err(&relation(&[
+        "score",
+        "--gold",
+        s(&key),
+        "--predictions",
+        s(&stray),
+    ]));
+    assert!(
+        out.contains("stray.txt:2: id 9 is not in the gold key"),
+        "{out}"
+    );
+    let malformed = write("malformed.txt", b"1 Other\n");
+    let out = err(&relation(&[
+        "score",
+        "--gold",
+        s(&key),
+        "--predictions",
+        s(&malformed),
+    ]));
+    assert!(
+        out.contains("malformed.txt:1: expected `ID<TAB>Relation`"),
+        "{out}"
+    );
+}
+
+#[test]
+fn eval_rejects_a_label_the_model_does_not_know() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, _) = train(dir.path(), "cls", "1");
+    let data = dir.path().join("other.jsonl");
+    std::fs::write(
+        &data,
+        "{\"text\": \"ab cd\", \"e1\": [0, 2], \"e2\": [3, 5], \"label\": \"Owns\"}\n",
+    )
+    .unwrap();
+    let out = err(&relation(&["eval", "--model", s(&run), "--data", s(&data)]));
+    assert!(out.contains("other.jsonl:1: unknown label `Owns`"), "{out}");
+}
