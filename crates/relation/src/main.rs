@@ -253,7 +253,8 @@ fn run_model(
     }
     let task = load_task(dir)?;
     let device = encoder::default_device();
-    let (model, _, tokenizer) = load_task_model(&task, dir, &device)?;
+    let (model, config, tokenizer) = load_task_model(&task, dir, &device)?;
+    let max_len = tuning::run_dir::fit_max_len(inference.max_seq_length, &config);
     let unlabelled: Vec<Example> = examples
         .iter()
         .map(|e| Example {
@@ -261,7 +262,7 @@ fn run_model(
             ..e.clone()
         })
         .collect();
-    let features = task.featurize(&unlabelled, &tokenizer, inference.max_seq_length)?;
+    let features = task.featurize(&unlabelled, &tokenizer, max_len)?;
     let logits = predict_all(&task, &model, &features, inference.batch_size, &device);
     Ok((task, logits))
 }

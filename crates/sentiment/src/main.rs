@@ -238,7 +238,8 @@ fn run_model(
     }
     let task = load_task(dir)?;
     let device = encoder::default_device();
-    let (model, _, tokenizer) = load_task_model(&task, dir, &device)?;
+    let (model, config, tokenizer) = load_task_model(&task, dir, &device)?;
+    let max_seq_length = tuning::run_dir::fit_max_len(max_seq_length, &config);
     // Labels are not needed to predict: featurize without them.
     let unlabelled: Vec<Example> = examples
         .iter()

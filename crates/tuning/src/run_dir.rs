@@ -34,3 +34,18 @@ pub fn load_task_model<T: Task>(
     }
     Ok((model, config, tokenizer))
 }
+
+/// `requested` capped at the model's `max_position_embeddings` (longer inputs would index
+/// past the position table), as transformers caps `max_seq_length` at the tokenizer's
+/// `model_max_length`; says so when it caps.
+pub fn fit_max_len(requested: usize, config: &EncoderConfig) -> usize {
+    let limit = config.max_position_embeddings;
+    if requested > limit {
+        eprintln!(
+            "warning: max_seq_length {requested} is longer than the model's \
+             max_position_embeddings {limit}; using {limit}"
+        );
+        return limit;
+    }
+    requested
+}

@@ -219,12 +219,13 @@ impl<T: Task> Trainer<'_, T> {
 
         let train_examples = limit(train_examples, args.max_train_samples);
         let eval_examples = eval_examples.map(|e| limit(e, args.max_eval_samples));
-        let train_features = task.featurize(train_examples, &tokenizer, args.max_seq_length)?;
+        let max_len = crate::run_dir::fit_max_len(args.max_seq_length, &config);
+        let train_features = task.featurize(train_examples, &tokenizer, max_len)?;
         if train_features.is_empty() {
             bail!("no training features: the training set is empty");
         }
         let eval_features = match eval_examples {
-            Some(e) => Some(task.featurize(e, &tokenizer, args.max_seq_length)?),
+            Some(e) => Some(task.featurize(e, &tokenizer, max_len)?),
             None => None,
         };
         let lengths: Vec<usize> = train_features.iter().map(|f| task.feature_len(f)).collect();
