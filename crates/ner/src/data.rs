@@ -1,0 +1,312 @@
+//! Loading tagged sentences: CoNLL-style column files (CoNLL-2003's `WORD POS CHUNK NER`,
+//! `-DOCSTART-` document breaks in both of their variants, blank-line sentence breaks,
+//! trailing blank lines) and JSONL (`tokens`, `tags`, optional `document`).
+//!
+//! Tags are checked against their scheme (given or detected, see [`crate::scheme`]) and kept
+//! both as written and converted to IOB2. Every error names the file, the line and the column.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::scheme::{self, Scheme};
+
+/// One sentence: its words and, in tagged data, one tag per word.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sentence {
+    pub words: Vec<String>,
+    /// The tags as written in the file (`None` for untagged input).
+    pub original_tags: Option<Vec<String>>,
+    /// The tags in IOB2, what the model learns and predicts.
+    pub tags: Option<Vec<String>>,
+    /// The line of each word (1-based), for messages.
+    pub lines: Vec<usize>,
+    /// Index of the document the sentence belongs to (`-DOCSTART-` breaks), from 0.
+    pub document: usize,
+    /// "file:line" of the first word.
+    pub source: String,
+}
+
+/// Which columns of a CoNLL-style file hold the word and the tag.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Columns {
+    pub token: usize,
+    /// `None`: the last column (CoNLL-2003's NER column).
+    pub tag: Option<usize>,
+}
+
+/// Reads a file as UTF-8, naming the line of the first invalid byte.
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        anyhow!(
+            "{}:{line}: not valid UTF-8 (byte offset {at})",
+            path.display()
+        )
+    })
+}
+
+/// Loads sentences (`.jsonl`/`.json` as JSONL, anything else as CoNLL columns).
+/// `tagged`: whether tags are expected (training, evaluation) or not (prediction input,
+/// where a CoNLL file may still carry gold tags).
+pub fn load(path: &Path, columns: Columns, tagged: bool) -> Result<Vec<Sentence>> {
+    let text = read_text(path)?;
+    let name = path.display().to_string();
+    let jsonl = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("jsonl" | "json")
+    );
+    let sentences = if jsonl {
+        parse_jsonl(&text, &name, tagged)?
+    } else {
+        parse_conll(&text, &name, columns, tagged)?
+    };
+    if sentences.is_empty() {
+        bail!("{name}: no sentences");
+    }
+    Ok(sentences)
+}
+
+/// Parses CoNLL-style columns.
+pub fn parse_conll(
+    text: &str,
+    name: &str,
+    columns: Columns,
+    tagged: bool,
+) -> Result<Vec<Sentence>> {
+    let mut sentences = Vec::new();
+    let mut document = 0usize;
+    let mut seen_docstart = false;
+    let mut width: Option<(usize, usize)> = None; // (columns, line that set it)
+    let mut words = Vec::new();
+    let mut tags = Vec::new();
+    let mut lines = Vec::new();
+    let flush = |words: &mut Vec<String>,
+                 tags: &mut Vec<String>,
+                 lines: &mut Vec<usize>,
+                 sentences: &mut Vec<Sentence>,
+                 document: usize| {
+        if words.is_empty() {
+            return;
+        }
+        let has_tags = !tags.is_empty();
+        sentences.push(Sentence {
+            source: format!("{name}:{}", lines[0]),
+            words: std::mem::take(words),
+            original_tags: has_tags.then(|| std::mem::take(tags)),
+            tags: None,
+            lines: std::mem::take(lines),
+            document,
+        });
+    };
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.is_empty() {
+            flush(&mut words, &mut tags, &mut lines, &mut sentences, document);
+            continue;
+        }
+        if fields[0] == "-DOCSTART-" {
+            flush(&mut words, &mut tags, &mut lines, &mut sentences, document);
+            if seen_docstart || !sentences.is_empty() {
+                document += 1;
+            }
+            seen_docstart = true;
+            continue;
+        }
+        match width {
+            None => width = Some((fields.len(), line_no)),
+            Some((expected, first)) if expected != fields.len() => bail!(
+                "{name}:{line_no}: {} columns, but line {first} has {expected} (every token \
+                 line needs the same columns)",
+                fields.len()
+            ),
+            Some(_) => {}
+        }
+        let column = |index: usize, what: &str| -> Result<String> {
+            fields.get(index).map(|s| s.to_string()).ok_or_else(|| {
+                anyhow!(
+                    "{name}:{line_no}: no {what} column {} (the line has {} columns)",
+                    index + 1,
+                    fields.len()
+                )
+            })
+        };
+        words.push(column(columns.token, "token")?);
+        if tagged {
+            let tag_index = columns.tag.unwrap_or(fields.len() - 1);
+            if fields.len() < 2 && columns.tag.is_none() {
+                bail!("{name}:{line_no}: expected a token and a tag column, found one column");
+            }
+            tags.push(column(tag_index, "tag")?);
+        }
+        lines.push(line_no);
+    }
+    flush(&mut words, &mut tags, &mut lines, &mut sentences, document);
+    Ok(sentences)
+}
+
+/// Parses JSONL: `{"tokens": [...], "tags": [...], "document": n}` (tags and document
+/// optional).
+pub fn parse_jsonl(text: &str, name: &str, tagged: bool) -> Result<Vec<Sentence>> {
+    let mut sentences = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{name}:{line_no}");
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| anyhow!("{at}: not valid JSON: {e}"))?;
+        let strings = |field: &str| -> Result<Option<Vec<String>>> {
+            match value.get(field) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::Array(items)) => items
+                    .iter()
+                    .map(|v| {
+                        v.as_str().map(str::to_string).ok_or_else(|| {
+                            anyhow!("{at}: field `{field}` must be a list of strings")
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map(Some),
+                Some(_) => bail!("{at}: field `{field}` must be a list of strings"),
+            }
+        };
+        let words = strings("tokens")?.ok_or_else(|| anyhow!("{at}: missing field `tokens`"))?;
+        if words.is_empty() {
+            bail!("{at}: empty sentence (`tokens` is [])");
+        }
+        let tags = strings("tags")?;
+        match &tags {
+            Some(t) if t.len() != words.len() => {
+                bail!("{at}: {} tags for {} tokens", t.len(), words.len())
+            }
+            None if tagged => bail!("{at}: missing field `tags`"),
+            _ => {}
+        }
+        let document = value
+            .get("document")
+            .and_then(|d| d.as_u64())
+            .map_or(sentences.len(), |d| d as usize);
+        sentences.push(Sentence {
+            lines: vec![line_no; words.len()],
+            words,
+            original_tags: tags,
+            tags: None,
+            document,
+            source: at,
+        });
+    }
+    Ok(sentences)
+}
+
+/// Checks every sentence's tags against `scheme` (detected when `None`) and fills
+/// [`Sentence::tags`] with their IOB2 form. Returns the scheme used.
+pub fn normalize_tags(
+    sentences: &mut [Sentence],
+    scheme: Option<Scheme>,
+    file: &Path,
+) -> Result<Scheme> {
+    let scheme = scheme.unwrap_or_else(|| {
+        scheme::detect(sentences.iter().filter_map(|s| s.original_tags.as_deref()))
+    });
+    for sentence in sentences.iter_mut() {
+        let Some(original) = &sentence.original_tags else {
+            continue;
+        };
+        if let Err((index, message)) = scheme::validate(original, scheme) {
+            bail!(
+                "{}:{}: tag column: {message} (scheme {scheme}; choose another with --scheme)",
+                file.display(),
+                sentence.lines[index]
+            );
+        }
+        sentence.tags = Some(scheme::to_iob2(original, scheme));
+    }
+    Ok(scheme)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONLL: &str = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\n\
+        Peter NNP I-NP I-PER\n\n-DOCSTART- -X- -X- O\n\nBonn NNP I-NP I-LOC\n\n\n";
+
+    #[test]
+    fn conll_sentences_documents_and_trailing_blank_lines() {
+        let s = parse_conll(CONLL, "eng", Columns::default(), true).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].words, vec!["EU", "rejects"]);
+        assert_eq!(s[0].original_tags.as_ref().unwrap(), &vec!["I-ORG", "O"]);
+        assert_eq!(s[0].lines, vec![3, 4]);
+        assert_eq!(s[0].source, "eng:3");
+        assert_eq!((s[0].document, s[1].document, s[2].document), (0, 0, 1));
+    }
+
+    #[test]
+    fn chosen_columns() {
+        let s = parse_conll(
+            "a X B-PER\nb Y O\n",
+            "f",
+            Columns {
+                token: 0,
+                tag: Some(2),
+            },
+            true,
+        )
+        .unwrap();
+        assert_eq!(s[0].original_tags.as_ref().unwrap()[0], "B-PER");
+        let err = parse_conll(
+            "a X\n",
+            "f",
+            Columns {
+                token: 0,
+                tag: Some(3),
+            },
+            true,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("f:1: no tag column 4"));
+    }
+
+    #[test]
+    fn column_count_errors_name_both_lines() {
+        let err = parse_conll("a X B-PER\nb O\n", "f", Columns::default(), true).unwrap_err();
+        assert!(
+            err.to_string().contains("f:2: 2 columns, but line 1 has 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn scheme_violations_report_the_line() {
+        let mut s =
+            parse_conll("a B-PER\nb O\n\nc I-LOC\n", "f", Columns::default(), true).unwrap();
+        let err = normalize_tags(&mut s, Some(Scheme::Iob2), Path::new("f")).unwrap_err();
+        assert!(
+            err.to_string().contains("f:4: tag column: `I-LOC` in IOB2"),
+            "{err}"
+        );
+        let mut iob1 =
+            parse_conll("a I-PER\nb O\n\nc I-LOC\n", "f", Columns::default(), true).unwrap();
+        let scheme = normalize_tags(&mut iob1, None, Path::new("f")).unwrap();
+        assert_eq!(scheme, Scheme::Iob1);
+        assert_eq!(iob1[1].tags.as_ref().unwrap(), &vec!["B-LOC"]);
+    }
+
+    #[test]
+    fn jsonl_sentences_and_errors() {
+        let ok = r#"{"tokens": ["Anna", "sings"], "tags": ["B-PER", "O"]}"#;
+        let s = parse_jsonl(ok, "d.jsonl", true).unwrap();
+        assert_eq!(s[0].words.len(), 2);
+        let err = |line: &str| parse_jsonl(line, "d.jsonl", true).unwrap_err().to_string();
+        assert!(err(r#"{"tokens": [], "tags": []}"#).contains("d.jsonl:1: empty sentence"));
+        assert!(err(r#"{"tokens": ["a"], "tags": ["O", "O"]}"#).contains("2 tags for 1 tokens"));
+        assert!(err(r#"{"tokens": ["a"]}"#).contains("missing field `tags`"));
+    }
+}

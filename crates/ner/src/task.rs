@@ -1,0 +1,411 @@
+//! Named-entity recognition as a [`tuning::Task`]: words -> sub-token windows with aligned
+//! labels, and per-window predictions merged back to one tag per word.
+//!
+//! Alignment as transformers' run_ner: the first sub-token of each word carries the word's
+//! label; the others are ignored in the loss (-100), or, with `label_all_tokens`, carry the
+//! word's label with `B-` turned into `I-`. A sentence longer than `max_seq_length` is split
+//! into overlapping windows (`doc_stride` sub-tokens shared); each word's prediction is
+//! taken from the window where its first sub-token has the most context on both sides.
+//! With `document_context`, each window is filled with the neighbouring words of the same
+//! document (alternately after and before the sentence); only the sentence's own words carry
+//! labels and predictions.
+
+use anyhow::{Result, anyhow};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use encoder::{EncodeOptions, EncoderConfig, TokenizedWindow, Tokenizer};
+use serde_json::json;
+use tuning::{Metrics, Task};
+
+use crate::data::Sentence;
+use crate::head::TokenClassifier;
+use crate::metrics::{self, Mode};
+
+/// transformers' ignore index: tokens with this label do not count in the loss.
+pub const IGNORE: i64 = -100;
+
+/// One window of sub-tokens.
+#[derive(Debug, Clone)]
+pub struct Feature {
+    pub window: TokenizedWindow,
+    /// Per token: the label id, or [`IGNORE`].
+    pub labels: Vec<i64>,
+    /// Per token: the index (in its sentence) of the word this token is the first sub-token
+    /// of, for words of the centre sentence only.
+    pub first_of_word: Vec<Option<usize>>,
+    /// The sentence this window belongs to (index into the examples).
+    pub sentence: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct NerTask {
+    /// IOB2 label names; output i is `labels[i]`.
+    pub labels: Vec<String>,
+    pub label_all_tokens: bool,
+    pub document_context: bool,
+    /// Sub-tokens shared by consecutive windows of a long sentence.
+    pub doc_stride: usize,
+    pub mode: Mode,
+}
+
+impl NerTask {
+    /// The label list for a set of IOB2-tagged sentences: `O`, then `B-`/`I-` per type,
+    /// types sorted.
+    pub fn labels_for<'a>(tagged: impl Iterator<Item = &'a Sentence>) -> Vec<String> {
+        let mut kinds: Vec<String> = tagged
+            .flat_map(|s| s.tags.iter().flatten())
+            .filter_map(|t| t.split_once('-').map(|(_, k)| k.to_string()))
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        let mut labels = vec!["O".to_string()];
+        for kind in kinds {
+            labels.push(format!("B-{kind}"));
+            labels.push(format!("I-{kind}"));
+        }
+        labels
+    }
+
+    fn label_id(&self, tag: &str, sentence: &Sentence) -> Result<i64> {
+        self.labels
+            .iter()
+            .position(|l| l == tag)
+            .map(|i| i as i64)
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: unknown tag `{tag}` (the model knows: {})",
+                    sentence.source,
+                    self.labels.join(", ")
+                )
+            })
+    }
+
+    /// The words of sentence `index` and, with document context, of its neighbours, and the
+    /// range of the sentence's own words in that list.
+    fn context_words<'a>(
+        &self,
+        sentences: &'a [Sentence],
+        index: usize,
+        word_tokens: &dyn Fn(usize) -> Vec<usize>,
+        max_len: usize,
+    ) -> (Vec<&'a str>, std::ops::Range<usize>) {
+        let own = &sentences[index];
+        let words: Vec<&str> = own.words.iter().map(String::as_str).collect();
+        if !self.document_context {
+            let n = words.len();
+            return (words, 0..n);
+        }
+        let used: usize = word_tokens(index).iter().sum();
+        let mut budget = max_len.saturating_sub(2 + used);
+        if budget == 0 {
+            let n = words.len();
+            return (words, 0..n);
+        }
+        let same_doc = |i: usize| sentences[i].document == own.document;
+        // Candidate words after and before the sentence, nearest first.
+        let mut after: Vec<(&str, usize)> = Vec::new();
+        let mut next = index + 1;
+        while next < sentences.len() && same_doc(next) && after.len() < max_len {
+            let counts = word_tokens(next);
+            after.extend(sentences[next].words.iter().map(String::as_str).zip(counts));
+            next += 1;
+        }
+        let mut before: Vec<(&str, usize)> = Vec::new();
+        let mut previous = index;
+        while previous > 0 && same_doc(previous - 1) && before.len() < max_len {
+            previous -= 1;
+            let counts = word_tokens(previous);
+            let words = sentences[previous]
+                .words
+                .iter()
+                .map(String::as_str)
+                .zip(counts);
+            // Nearest first: the previous sentence's words from its end.
+            before.extend(words.rev());
+        }
+        let (mut left, mut right) = (Vec::new(), Vec::new());
+        let (mut a, mut b) = (0, 0);
+        loop {
+            let mut grew = false;
+            if let Some(&(word, cost)) = after.get(b)
+                && cost <= budget
+            {
+                right.push(word);
+                budget -= cost;
+                b += 1;
+                grew = true;
+            }
+            if let Some(&(word, cost)) = before.get(a)
+                && cost <= budget
+            {
+                left.push(word);
+                budget -= cost;
+                a += 1;
+                grew = true;
+            }
+            if !grew {
+                break;
+            }
+        }
+        left.reverse();
+        let start = left.len();
+        let end = start + words.len();
+        let mut all = left;
+        all.extend(words);
+        all.extend(right);
+        (all, start..end)
+    }
+
+    fn input(&self, batch: &[&Feature], device: &Device) -> encoder::EncoderInput {
+        let windows: Vec<&TokenizedWindow> = batch.iter().map(|f| &f.window).collect();
+        encoder::input::pad_batch(&windows, 0, device)
+    }
+
+    /// One tag per word for every sentence, from the per-token predictions of all windows.
+    pub fn merge(
+        &self,
+        sentences: &[Sentence],
+        features: &[Feature],
+        outputs: &[Vec<usize>],
+    ) -> Vec<Vec<String>> {
+        // (context, label) of the best window so far, per word.
+        let mut best: Vec<Vec<Option<(usize, usize)>>> = sentences
+            .iter()
+            .map(|s| vec![None; s.words.len()])
+            .collect();
+        for (feature, predicted) in features.iter().zip(outputs) {
+            let last = feature.window.len().saturating_sub(1);
+            for (position, word) in feature.first_of_word.iter().enumerate() {
+                let Some(word) = *word else { continue };
+                let context = position.min(last - position);
+                let slot = &mut best[feature.sentence][word];
+                if slot.is_none_or(|(c, _)| context > c) {
+                    *slot = Some((context, predicted[position]));
+                }
+            }
+        }
+        best.into_iter()
+            .map(|words| {
+                words
+                    .into_iter()
+                    .map(|w| w.map_or("O".to_string(), |(_, l)| self.labels[l].clone()))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl Task for NerTask {
+    type Example = Sentence;
+    type Feature = Feature;
+    type Model = TokenClassifier;
+    /// The predicted label id of every token of the window.
+    type Output = Vec<usize>;
+
+    fn name(&self) -> &str {
+        "ner"
+    }
+
+    fn build_model(
+        &self,
+        encoder: encoder::BertModel,
+        config: &EncoderConfig,
+        classifier_dropout: f64,
+        device: &Device,
+    ) -> TokenClassifier {
+        TokenClassifier::new(
+            encoder,
+            config,
+            self.labels.len(),
+            classifier_dropout,
+            device,
+        )
+    }
+
+    fn featurize(
+        &self,
+        sentences: &[Sentence],
+        tokenizer: &Tokenizer,
+        max_seq_length: usize,
+    ) -> Result<Vec<Feature>> {
+        if max_seq_length <= self.doc_stride + 2 {
+            anyhow::bail!(
+                "max_seq_length {max_seq_length} must exceed doc_stride {} + 2",
+                self.doc_stride
+            );
+        }
+        let plain = EncodeOptions {
+            add_special_tokens: false,
+            ..EncodeOptions::default()
+        };
+        // Sub-tokens per word of a sentence (words are tokenized independently).
+        let word_tokens = |index: usize| -> Vec<usize> {
+            let s = &sentences[index];
+            let words: Vec<&str> = s.words.iter().map(String::as_str).collect();
+            let mut counts = vec![0usize; words.len()];
+            if let Ok(windows) = tokenizer.encode_words(&words, &plain) {
+                for w in windows[0].word_ids.iter().flatten() {
+                    counts[*w as usize] += 1;
+                }
+            }
+            counts
+        };
+        let windowed = EncodeOptions {
+            max_length: Some(max_seq_length),
+            stride: self.doc_stride,
+            return_overflowing: true,
+            ..EncodeOptions::default()
+        };
+        let mut features = Vec::new();
+        for (index, sentence) in sentences.iter().enumerate() {
+            let (words, own) = self.context_words(sentences, index, &word_tokens, max_seq_length);
+            let windows = tokenizer
+                .encode_words(&words, &windowed)
+                .map_err(|e| anyhow!("{}: cannot tokenize: {e}", sentence.source))?;
+            let tag_ids = match &sentence.tags {
+                Some(tags) => Some(
+                    tags.iter()
+                        .map(|t| self.label_id(t, sentence))
+                        .collect::<Result<Vec<i64>>>()?,
+                ),
+                None => None,
+            };
+            for window in windows {
+                let mut labels = vec![IGNORE; window.len()];
+                let mut first_of_word = vec![None; window.len()];
+                for t in 0..window.len() {
+                    let Some(word) = window.word_ids[t] else {
+                        continue;
+                    };
+                    let word = word as usize;
+                    if !own.contains(&word) {
+                        continue;
+                    }
+                    let local = word - own.start;
+                    // Offsets are within the word: its first sub-token starts at 0.
+                    let is_first = window.offsets[t].0 == 0;
+                    if is_first {
+                        first_of_word[t] = Some(local);
+                    }
+                    if let Some(ids) = &tag_ids {
+                        if is_first {
+                            labels[t] = ids[local];
+                        } else if self.label_all_tokens {
+                            let tag = &self.labels[ids[local] as usize];
+                            let inside = match tag.strip_prefix("B-") {
+                                Some(kind) => format!("I-{kind}"),
+                                None => tag.clone(),
+                            };
+                            labels[t] = self.label_id(&inside, sentence)?;
+                        }
+                    }
+                }
+                features.push(Feature {
+                    window,
+                    labels,
+                    first_of_word,
+                    sentence: index,
+                });
+            }
+        }
+        Ok(features)
+    }
+
+    fn feature_len(&self, feature: &Feature) -> usize {
+        feature.window.len()
+    }
+
+    /// Mean cross-entropy over the labelled tokens of the batch (transformers'
+    /// `CrossEntropyLoss(ignore_index=-100)`).
+    fn loss(&self, model: &TokenClassifier, batch: &[&Feature], device: &Device) -> Tensor<1> {
+        let logits = model.forward(self.input(batch, device));
+        let [rows, seq, n] = logits.dims();
+        let mut targets = vec![0i64; rows * seq];
+        let mut weights = vec![0f32; rows * seq];
+        for (row, f) in batch.iter().enumerate() {
+            for (t, &label) in f.labels.iter().enumerate() {
+                if label != IGNORE {
+                    targets[row * seq + t] = label;
+                    weights[row * seq + t] = 1.0;
+                }
+            }
+        }
+        let count = weights.iter().sum::<f32>().max(1.0);
+        let targets =
+            Tensor::<2, Int>::from_data(TensorData::new(targets, [rows * seq, 1]), device);
+        let weights = Tensor::<2>::from_data(TensorData::new(weights, [rows * seq, 1]), device);
+        let picked = log_softmax(logits.reshape([rows * seq, n]), 1).gather(1, targets);
+        (picked * weights).sum().div_scalar(count).neg()
+    }
+
+    fn predict(
+        &self,
+        model: &TokenClassifier,
+        batch: &[&Feature],
+        device: &Device,
+    ) -> Vec<Vec<usize>> {
+        let logits = model.forward(self.input(batch, device));
+        let [_, seq, _] = logits.dims();
+        let best = logits.argmax(2).into_data().convert::<i64>();
+        let ids = best.try_into_vec::<i64>().expect("i64 argmax");
+        batch
+            .iter()
+            .enumerate()
+            .map(|(row, f)| {
+                ids[row * seq..row * seq + f.window.len()]
+                    .iter()
+                    .map(|&i| i as usize)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn evaluate(
+        &self,
+        sentences: &[Sentence],
+        features: &[Feature],
+        outputs: &[Vec<usize>],
+    ) -> Metrics {
+        let predicted = self.merge(sentences, features, outputs);
+        let gold: Vec<Vec<String>> = sentences
+            .iter()
+            .map(|s| s.tags.clone().expect("evaluation sentences are tagged"))
+            .collect();
+        metrics::score(&gold, &predicted, self.mode).metrics()
+    }
+
+    fn selection_metric(&self) -> (&'static str, bool) {
+        ("f1", true)
+    }
+
+    fn export_config(&self, config: &mut EncoderConfig) {
+        let id2label: serde_json::Map<String, serde_json::Value> = self
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i.to_string(), json!(n)))
+            .collect();
+        let label2id: serde_json::Map<String, serde_json::Value> = self
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), json!(i)))
+            .collect();
+        let extra = &mut config.extra;
+        extra.insert(
+            "architectures".into(),
+            json!(["BertForTokenClassification"]),
+        );
+        extra.insert("id2label".into(), serde_json::Value::Object(id2label));
+        extra.insert("label2id".into(), serde_json::Value::Object(label2id));
+        extra.insert(
+            "finetune_ner".into(),
+            json!({
+                "scheme": "iob2",
+                "label_all_tokens": self.label_all_tokens,
+                "document_context": self.document_context,
+                "doc_stride": self.doc_stride,
+            }),
+        );
+    }
+}
