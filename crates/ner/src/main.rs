@@ -129,6 +129,10 @@ struct PredictCmd {
     /// The input is raw text, one document per line: write JSONL entities.
     #[arg(long)]
     text: bool,
+    /// For CoNLL/JSONL input: `conll` (conlleval lines) or `logits` (JSONL per sentence: the
+    /// logits of each word's first sub-token, for comparing with other implementations).
+    #[arg(long, default_value = "conll")]
+    format: String,
     /// Write here (atomically) instead of stdout.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -273,13 +277,8 @@ fn load_task(dir: &Path, mode: Mode) -> Result<NerTask> {
     })
 }
 
-/// One IOB2 tag per word of every sentence.
-fn tag(
-    dir: &Path,
-    sentences: &[Sentence],
-    inference: InferenceArgs,
-    mode: Mode,
-) -> Result<(NerTask, Vec<Vec<String>>)> {
+/// Runs the model of run `dir` over `sentences`.
+fn tag(dir: &Path, sentences: &[Sentence], inference: InferenceArgs, mode: Mode) -> Result<Tagged> {
     if inference.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
@@ -297,7 +296,21 @@ fn tag(
     let features = task.featurize(&untagged, &tokenizer, max_len)?;
     let outputs = predict_all(&task, &model, &features, inference.batch_size, &device);
     let tags = task.merge(sentences, &features, &outputs);
-    Ok((task, tags))
+    let logits = task
+        .word_logits(sentences, &features, &outputs)
+        .into_iter()
+        .map(|words| words.into_iter().map(|w| w.map(<[f32]>::to_vec)).collect())
+        .collect();
+    Ok(Tagged { task, tags, logits })
+}
+
+/// What the model says about every word of every sentence.
+struct Tagged {
+    task: NerTask,
+    /// One IOB2 tag per word.
+    tags: Vec<Vec<String>>,
+    /// The logits of each word's first sub-token (`None` for a word without sub-tokens).
+    logits: Vec<Vec<Option<Vec<f32>>>>,
 }
 
 fn eval(cmd: EvalCmd) -> Result<()> {
@@ -315,7 +328,7 @@ fn eval(cmd: EvalCmd) -> Result<()> {
             }
         }
     }
-    let (_, predicted) = tag(&cmd.model, &sentences, cmd.inference, mode(cmd.strict))?;
+    let predicted = tag(&cmd.model, &sentences, cmd.inference, mode(cmd.strict))?.tags;
     let gold: Vec<Vec<String>> = sentences.iter().map(|s| s.tags.clone().unwrap()).collect();
     let report = metrics::score(&gold, &predicted, mode(cmd.strict));
     let value = json!({"data": cmd.data, "scheme": scheme.to_string(), "sentences": sentences.len(), "report": report});
@@ -398,7 +411,7 @@ fn predict(cmd: PredictCmd) -> Result<()> {
         if sentences.is_empty() {
             bail!("{}: no text", cmd.input.display());
         }
-        let (_, predicted) = tag(&cmd.model, &sentences, cmd.inference, Mode::Conlleval)?;
+        let predicted = tag(&cmd.model, &sentences, cmd.inference, Mode::Conlleval)?.tags;
         for ((line, words), tags) in spans.iter().zip(&predicted) {
             let text = &lines[*line];
             let mut found: Vec<_> = metrics::conlleval_entities(std::slice::from_ref(tags))
@@ -429,15 +442,30 @@ fn predict(cmd: PredictCmd) -> Result<()> {
             }
             _ => data::load(&cmd.input, columns, false)?,
         };
-        let (_, predicted) = tag(&cmd.model, &sentences, cmd.inference, Mode::Conlleval)?;
-        for (sentence, tags) in sentences.iter().zip(&predicted) {
-            for (i, (word, tag)) in sentence.words.iter().zip(tags).enumerate() {
-                match &sentence.original_tags {
-                    Some(gold) => writeln!(out, "{word} {} {tag}", gold[i])?,
-                    None => writeln!(out, "{word} {tag}")?,
+        let tagged = tag(&cmd.model, &sentences, cmd.inference, Mode::Conlleval)?;
+        match cmd.format.as_str() {
+            "conll" => {
+                for (sentence, tags) in sentences.iter().zip(&tagged.tags) {
+                    for (i, (word, tag)) in sentence.words.iter().zip(tags).enumerate() {
+                        match &sentence.original_tags {
+                            Some(gold) => writeln!(out, "{word} {} {tag}", gold[i])?,
+                            None => writeln!(out, "{word} {tag}")?,
+                        }
+                    }
+                    writeln!(out)?;
                 }
             }
-            writeln!(out)?;
+            "logits" => {
+                for (sentence, logits) in sentences.iter().zip(&tagged.logits) {
+                    let record = json!({
+                        "words": sentence.words,
+                        "labels": tagged.task.labels,
+                        "logits": logits,
+                    });
+                    writeln!(out, "{record}")?;
+                }
+            }
+            other => bail!("unknown --format `{other}` (conll, logits)"),
         }
     }
     match &cmd.output {

@@ -15,6 +15,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use encoder::{EncodeOptions, EncoderConfig, TokenizedWindow, Tokenizer};
 use serde_json::json;
+use tuning::task::argmax;
 use tuning::{Metrics, Task};
 
 use crate::data::Sentence;
@@ -23,6 +24,9 @@ use crate::metrics::{self, Mode};
 
 /// transformers' ignore index: tokens with this label do not count in the loss.
 pub const IGNORE: i64 = -100;
+
+/// The logits of a window, token after token (`tokens x labels`, row-major).
+pub type TokenLogits = Vec<f32>;
 
 /// One window of sub-tokens.
 #[derive(Debug, Clone)]
@@ -161,34 +165,49 @@ impl NerTask {
         encoder::input::pad_batch(&windows, 0, device)
     }
 
-    /// One tag per word for every sentence, from the per-token predictions of all windows.
-    pub fn merge(
+    /// Per word of every sentence, the logits of its first sub-token in the window where
+    /// that sub-token has the most context on both sides (`None`: the word has no sub-token).
+    pub fn word_logits<'o>(
         &self,
         sentences: &[Sentence],
         features: &[Feature],
-        outputs: &[Vec<usize>],
-    ) -> Vec<Vec<String>> {
-        // (context, label) of the best window so far, per word.
-        let mut best: Vec<Vec<Option<(usize, usize)>>> = sentences
+        outputs: &'o [TokenLogits],
+    ) -> Vec<Vec<Option<&'o [f32]>>> {
+        let n = self.labels.len();
+        // (context, logits) of the best window so far, per word.
+        let mut best: Vec<Vec<Option<(usize, &[f32])>>> = sentences
             .iter()
             .map(|s| vec![None; s.words.len()])
             .collect();
-        for (feature, predicted) in features.iter().zip(outputs) {
+        for (feature, logits) in features.iter().zip(outputs) {
             let last = feature.window.len().saturating_sub(1);
             for (position, word) in feature.first_of_word.iter().enumerate() {
                 let Some(word) = *word else { continue };
                 let context = position.min(last - position);
                 let slot = &mut best[feature.sentence][word];
                 if slot.is_none_or(|(c, _)| context > c) {
-                    *slot = Some((context, predicted[position]));
+                    *slot = Some((context, &logits[position * n..(position + 1) * n]));
                 }
             }
         }
         best.into_iter()
+            .map(|words| words.into_iter().map(|w| w.map(|(_, l)| l)).collect())
+            .collect()
+    }
+
+    /// One tag per word for every sentence (`O` for a word without sub-tokens).
+    pub fn merge(
+        &self,
+        sentences: &[Sentence],
+        features: &[Feature],
+        outputs: &[TokenLogits],
+    ) -> Vec<Vec<String>> {
+        self.word_logits(sentences, features, outputs)
+            .into_iter()
             .map(|words| {
                 words
                     .into_iter()
-                    .map(|w| w.map_or("O".to_string(), |(_, l)| self.labels[l].clone()))
+                    .map(|w| w.map_or("O".to_string(), |l| self.labels[argmax(l)].clone()))
                     .collect()
             })
             .collect()
@@ -199,8 +218,7 @@ impl Task for NerTask {
     type Example = Sentence;
     type Feature = Feature;
     type Model = TokenClassifier;
-    /// The predicted label id of every token of the window.
-    type Output = Vec<usize>;
+    type Output = TokenLogits;
 
     fn name(&self) -> &str {
         "ner"
@@ -343,20 +361,18 @@ impl Task for NerTask {
         model: &TokenClassifier,
         batch: &[&Feature],
         device: &Device,
-    ) -> Vec<Vec<usize>> {
+    ) -> Vec<TokenLogits> {
         let logits = model.forward(self.input(batch, device));
-        let [_, seq, _] = logits.dims();
-        let best = logits.argmax(2).into_data().convert::<i64>();
-        let ids = best.try_into_vec::<i64>().expect("i64 argmax");
+        let [_, seq, n] = logits.dims();
+        let values = logits
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 logits");
         batch
             .iter()
             .enumerate()
-            .map(|(row, f)| {
-                ids[row * seq..row * seq + f.window.len()]
-                    .iter()
-                    .map(|&i| i as usize)
-                    .collect()
-            })
+            .map(|(row, f)| values[row * seq * n..(row * seq + f.window.len()) * n].to_vec())
             .collect()
     }
 
@@ -364,7 +380,7 @@ impl Task for NerTask {
         &self,
         sentences: &[Sentence],
         features: &[Feature],
-        outputs: &[Vec<usize>],
+        outputs: &[TokenLogits],
     ) -> Metrics {
         let predicted = self.merge(sentences, features, outputs);
         let gold: Vec<Vec<String>> = sentences
