@@ -28,6 +28,9 @@ pub const IGNORE: i64 = -100;
 /// The logits of a window, token after token (`tokens x labels`, row-major).
 pub type TokenLogits = Vec<f32>;
 
+/// A window's view of a word: how much context its first sub-token has there, and its logits.
+type Candidate<'o> = (usize, &'o [f32]);
+
 /// One window of sub-tokens.
 #[derive(Debug, Clone)]
 pub struct Feature {
@@ -175,7 +178,7 @@ impl NerTask {
     ) -> Vec<Vec<Option<&'o [f32]>>> {
         let n = self.labels.len();
         // (context, logits) of the best window so far, per word.
-        let mut best: Vec<Vec<Option<(usize, &[f32])>>> = sentences
+        let mut best: Vec<Vec<Option<Candidate>>> = sentences
             .iter()
             .map(|s| vec![None; s.words.len()])
             .collect();
