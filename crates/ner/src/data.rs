@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 
 use crate::scheme::{self, Scheme};
 
@@ -35,24 +35,11 @@ pub struct Columns {
     pub tag: Option<usize>,
 }
 
-/// Reads a file as UTF-8, naming the line of the first invalid byte.
-fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        anyhow!(
-            "{}:{line}: not valid UTF-8 (byte offset {at})",
-            path.display()
-        )
-    })
-}
-
 /// Loads sentences (`.jsonl`/`.json` as JSONL, anything else as CoNLL columns).
 /// `tagged`: whether tags are expected (training, evaluation) or not (prediction input,
 /// where a CoNLL file may still carry gold tags).
 pub fn load(path: &Path, columns: Columns, tagged: bool) -> Result<Vec<Sentence>> {
-    let text = read_text(path)?;
+    let text = tuning::cli::read_utf8(path)?;
     let name = path.display().to_string();
     let jsonl = matches!(
         path.extension().and_then(|e| e.to_str()),

@@ -157,10 +157,7 @@ struct ScoreCmd {
 }
 
 fn main() {
-    if let Err(err) = run(Cli::parse()) {
-        eprintln!("ner: error: {err:#}");
-        std::process::exit(1);
-    }
+    tuning::cli::exit_on_error("ner", run(Cli::parse()));
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -232,18 +229,7 @@ fn train(cmd: TrainCmd) -> Result<()> {
         resume: cmd.flags.resume,
     };
     let summary = trainer.train(&train, Some(&validation))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json!({
-            "output_dir": trainer.args.output_dir,
-            "global_step": summary.global_step,
-            "train_runtime_s": summary.train_runtime_s,
-            "train_samples_per_second": summary.train_samples_per_second,
-            "trainable_params": summary.trainable_params,
-            "eval": summary.eval,
-        }))?
-    );
-    Ok(())
+    tuning::cli::print_summary(&trainer.args, &summary)
 }
 
 fn load_task(dir: &Path, mode: Mode) -> Result<NerTask> {
@@ -254,20 +240,7 @@ fn load_task(dir: &Path, mode: Mode) -> Result<NerTask> {
         .extra
         .get("finetune_ner")
         .ok_or_else(|| anyhow!("{at}: no `finetune_ner` entry; not an ner model"))?;
-    let id2label = config
-        .extra
-        .get("id2label")
-        .and_then(|v| v.as_object())
-        .ok_or_else(|| anyhow!("{at}: no `id2label`"))?;
-    let mut labels = vec![String::new(); id2label.len()];
-    for (id, name) in id2label {
-        let slot = id
-            .parse::<usize>()
-            .ok()
-            .filter(|&i| i < labels.len())
-            .ok_or_else(|| anyhow!("{at}: id2label has a bad id `{id}`"))?;
-        labels[slot] = name.as_str().unwrap_or_default().to_string();
-    }
+    let labels = tuning::labels::read(&config, &path)?;
     Ok(NerTask {
         labels,
         label_all_tokens: settings["label_all_tokens"].as_bool().unwrap_or(false),

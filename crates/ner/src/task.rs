@@ -398,25 +398,8 @@ impl Task for NerTask {
     }
 
     fn export_config(&self, config: &mut EncoderConfig) {
-        let id2label: serde_json::Map<String, serde_json::Value> = self
-            .labels
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (i.to_string(), json!(n)))
-            .collect();
-        let label2id: serde_json::Map<String, serde_json::Value> = self
-            .labels
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), json!(i)))
-            .collect();
+        tuning::labels::write(config, "BertForTokenClassification", &self.labels);
         let extra = &mut config.extra;
-        extra.insert(
-            "architectures".into(),
-            json!(["BertForTokenClassification"]),
-        );
-        extra.insert("id2label".into(), serde_json::Value::Object(id2label));
-        extra.insert("label2id".into(), serde_json::Value::Object(label2id));
         extra.insert(
             "finetune_ner".into(),
             json!({

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 
 /// A character span `[start, end)` of [`Example::text`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -82,19 +82,6 @@ pub fn is_semeval_label(label: &str) -> bool {
     SEMEVAL_RELATIONS.contains(&base)
 }
 
-/// Reads a file as UTF-8, naming the line of the first invalid byte.
-fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        anyhow!(
-            "{}:{line}: not valid UTF-8 (byte offset {at}); save the file as UTF-8",
-            path.display()
-        )
-    })
-}
-
 /// Lines without their `\r\n` / `\n` ending, numbered from 1.
 fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines()
@@ -106,7 +93,7 @@ fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// Loads a SemEval-2010 Task 8 file (`.txt`/`.TXT`, detected by content) or JSONL.
 /// `require_labels`: every example must carry a label (training and evaluation data).
 pub fn load(path: &Path, require_labels: bool) -> Result<Vec<Example>> {
-    let text = read_text(path)?;
+    let text = tuning::cli::read_utf8(path)?;
     let name = path.display().to_string();
     let is_jsonl = matches!(
         path.extension().and_then(|e| e.to_str()),
@@ -335,7 +322,7 @@ pub fn parse_jsonl(text: &str, name: &str) -> Result<Vec<Example>> {
 /// An answer key: `ID<TAB>Label` lines (the official format of keys and predictions).
 /// Returns (id, label, line) in file order; duplicate ids are errors, as in the scorer.
 pub fn read_key(path: &Path) -> Result<Vec<(String, String, usize)>> {
-    let text = read_text(path)?;
+    let text = tuning::cli::read_utf8(path)?;
     let name = path.display();
     let mut entries = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -369,7 +356,7 @@ pub fn is_dataset(path: &Path) -> Result<bool> {
     ) {
         return Ok(true);
     }
-    let text = read_text(path)?;
+    let text = tuning::cli::read_utf8(path)?;
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     Ok(first
         .split_once('\t')

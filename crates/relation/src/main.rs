@@ -112,10 +112,7 @@ struct ScoreCmd {
 }
 
 fn main() {
-    if let Err(err) = run(Cli::parse()) {
-        eprintln!("relation: error: {err:#}");
-        std::process::exit(1);
-    }
+    tuning::cli::exit_on_error("relation", run(Cli::parse()));
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -222,18 +219,7 @@ fn train(cmd: TrainCmd) -> Result<()> {
         resume: cmd.flags.resume,
     };
     let summary = trainer.train(&train, Some(&validation))?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json!({
-            "output_dir": trainer.args.output_dir,
-            "global_step": summary.global_step,
-            "train_runtime_s": summary.train_runtime_s,
-            "train_samples_per_second": summary.train_samples_per_second,
-            "trainable_params": summary.trainable_params,
-            "eval": summary.eval,
-        }))?
-    );
-    Ok(())
+    tuning::cli::print_summary(&trainer.args, &summary)
 }
 
 fn load_task(dir: &Path) -> Result<RelationTask> {

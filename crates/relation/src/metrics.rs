@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use tuning::scoring::{f1, ratio};
 
 /// Scores of one relation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -208,18 +209,6 @@ fn evaluate(mode: Mode, gold: &[&str], predicted: &[Option<&str>], other: &str) 
         macro_recall: scored.iter().map(|r| r.recall).sum::<f64>() / n,
         macro_f1: scored.iter().map(|r| r.f1).sum::<f64>() / n,
         relations,
-    }
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
-}
-
-fn f1(p: f64, r: f64) -> f64 {
-    if p + r == 0.0 {
-        0.0
-    } else {
-        2.0 * p * r / (p + r)
     }
 }
 

@@ -1,7 +1,6 @@
 //! Relation classification as a [`tuning::Task`].
 
 use anyhow::{Result, anyhow, bail};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use encoder::{EncodeOptions, EncoderConfig, TokenizedWindow, Tokenizer};
 use serde_json::json;
@@ -259,12 +258,11 @@ impl Task for RelationTask {
     /// Mean cross-entropy over the labels.
     fn loss(&self, model: &RelationClassifier, batch: &[&Feature], device: &Device) -> Tensor<1> {
         let logits = self.logits(model, batch, device);
-        let labels: Vec<i64> = batch
+        let classes: Vec<usize> = batch
             .iter()
-            .map(|f| f.label.expect("training features are labelled") as i64)
+            .map(|f| f.label.expect("training features are labelled"))
             .collect();
-        let labels = Tensor::<2, Int>::from_data(TensorData::new(labels, [batch.len(), 1]), device);
-        log_softmax(logits, 1).gather(1, labels).mean().neg()
+        tuning::task::cross_entropy(logits, &classes, device)
     }
 
     fn predict(
@@ -274,13 +272,7 @@ impl Task for RelationTask {
         device: &Device,
     ) -> Vec<Vec<f32>> {
         let logits = self.logits(model, batch, device);
-        let [_, n] = logits.dims();
-        let values = logits
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 logits");
-        values.chunks(n).map(<[f32]>::to_vec).collect()
+        tuning::task::rows(logits)
     }
 
     fn evaluate(
@@ -305,28 +297,14 @@ impl Task for RelationTask {
     }
 
     fn export_config(&self, config: &mut EncoderConfig) {
-        let id2label: serde_json::Map<String, serde_json::Value> = self
-            .labels
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (i.to_string(), json!(n)))
-            .collect();
-        let label2id: serde_json::Map<String, serde_json::Value> = self
-            .labels
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), json!(i)))
-            .collect();
         // Only the [CLS] head has transformers' layout; the others name our own class so
         // that AutoModelForSequenceClassification does not load them with a wrong head.
         let architecture = match self.head {
             Head::Cls => "BertForSequenceClassification",
             Head::EntityStart | Head::Rbert => "BertForRelationClassification",
         };
+        tuning::labels::write(config, architecture, &self.labels);
         let extra = &mut config.extra;
-        extra.insert("architectures".into(), json!([architecture]));
-        extra.insert("id2label".into(), serde_json::Value::Object(id2label));
-        extra.insert("label2id".into(), serde_json::Value::Object(label2id));
         extra.insert(
             "finetune_relation".into(),
             json!({
@@ -353,23 +331,7 @@ pub fn from_config(config: &EncoderConfig, path: &std::path::Path) -> Result<Rel
         .as_str()
         .unwrap_or(OTHER)
         .to_string();
-    let id2label = config
-        .extra
-        .get("id2label")
-        .and_then(|v| v.as_object())
-        .ok_or_else(|| anyhow!("{at}: no `id2label`"))?;
-    let mut labels = vec![String::new(); id2label.len()];
-    for (id, name) in id2label {
-        let slot = id
-            .parse::<usize>()
-            .ok()
-            .filter(|&i| i < labels.len())
-            .ok_or_else(|| anyhow!("{at}: id2label has a bad id `{id}`"))?;
-        labels[slot] = name
-            .as_str()
-            .ok_or_else(|| anyhow!("{at}: id2label[{id}] is not a string"))?
-            .to_string();
-    }
+    let labels = tuning::labels::read(config, path)?;
     Ok(RelationTask {
         labels,
         head,

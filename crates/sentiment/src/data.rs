@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 
 /// One example: a text (or a pair) and, in labelled data, its label.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,8 +67,7 @@ pub enum Labels {
 
 /// Reads a data file. Empty files and files without examples are errors.
 pub fn load(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<Example>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let text = decode_utf8(path, &bytes)?;
+    let text = tuning::cli::read_utf8(path)?;
     let examples = match format_of(path)? {
         Format::Tsv => load_delimited(path, &text, b'\t', columns, labels)?,
         Format::Csv => load_delimited(path, &text, b',', columns, labels)?,
@@ -78,22 +77,6 @@ pub fn load(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<Exampl
         bail!("{}: no examples (the file is empty)", path.display());
     }
     Ok(examples)
-}
-
-/// UTF-8 or a clear error at the first bad byte's line.
-fn decode_utf8(path: &Path, bytes: &[u8]) -> Result<String> {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Ok(text.strip_prefix('\u{feff}').unwrap_or(text).to_string()),
-        Err(err) => {
-            let at = err.valid_up_to();
-            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-            bail!(
-                "{}:{line}: not valid UTF-8 (byte 0x{:02x} at offset {at}); convert the file to UTF-8",
-                path.display(),
-                bytes[at]
-            )
-        }
-    }
 }
 
 fn load_delimited(
@@ -294,38 +277,8 @@ impl LabelSet {
 
     /// Reads id2label from an exported model's config.json.
     pub fn from_config(config: &encoder::EncoderConfig, path: &Path) -> Result<Self> {
-        let id2label = config
-            .extra
-            .get("id2label")
-            .and_then(|v| v.as_object())
-            .ok_or_else(|| {
-                anyhow!(
-                    "{}: no id2label; is this a sentiment run directory?",
-                    path.display()
-                )
-            })?;
-        let mut pairs: Vec<(usize, String)> = id2label
-            .iter()
-            .map(|(k, v)| {
-                let id = k.parse().map_err(|_| {
-                    anyhow!("{}: id2label key `{k}` is not a number", path.display())
-                })?;
-                let name = v
-                    .as_str()
-                    .ok_or_else(|| anyhow!("{}: id2label[{k}] is not a string", path.display()))?;
-                Ok((id, name.to_string()))
-            })
-            .collect::<Result<_>>()?;
-        pairs.sort();
-        if pairs.iter().enumerate().any(|(i, (id, _))| i != *id) {
-            bail!(
-                "{}: id2label ids are not 0..{}",
-                path.display(),
-                pairs.len()
-            );
-        }
         Ok(Self {
-            names: pairs.into_iter().map(|(_, n)| n).collect(),
+            names: tuning::labels::read(config, path)?,
         })
     }
 }

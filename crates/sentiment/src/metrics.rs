@@ -2,6 +2,7 @@
 //! matrix, with scikit-learn's definitions (a class never predicted has precision 0).
 
 use serde::Serialize;
+use tuning::scoring::{f1, ratio};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassScores {
@@ -30,7 +31,6 @@ pub fn report(gold: &[usize], predicted: &[usize], labels: &[String]) -> Report 
         confusion[g][p] += 1;
     }
     let correct: usize = (0..n).map(|i| confusion[i][i]).sum();
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let per_class: Vec<ClassScores> = (0..n)
         .map(|c| {
             let tp = confusion[c][c];
@@ -38,11 +38,7 @@ pub fn report(gold: &[usize], predicted: &[usize], labels: &[String]) -> Report 
             let support: usize = confusion[c].iter().sum();
             let precision = ratio(tp, predicted_c);
             let recall = ratio(tp, support);
-            let f1 = if precision + recall == 0.0 {
-                0.0
-            } else {
-                2.0 * precision * recall / (precision + recall)
-            };
+            let f1 = f1(precision, recall);
             ClassScores {
                 label: labels[c].clone(),
                 precision,

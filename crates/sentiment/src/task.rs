@@ -1,8 +1,7 @@
 //! Sentence (and sentence-pair) classification as a [`tuning::Task`].
 
 use anyhow::{Result, anyhow};
-use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use encoder::{BertModel, EncodeOptions, EncoderConfig, TokenizedWindow, Tokenizer, Truncation};
 use tuning::{Metrics, Task};
 
@@ -103,13 +102,11 @@ impl Task for SentimentTask {
     /// Mean cross-entropy (transformers' `CrossEntropyLoss` for single-label classification).
     fn loss(&self, model: &SequenceClassifier, batch: &[&Feature], device: &Device) -> Tensor<1> {
         let logits = model.forward(self.input(batch, device));
-        let labels: Vec<i64> = batch
+        let classes: Vec<usize> = batch
             .iter()
-            .map(|f| f.label.expect("training features are labelled") as i64)
+            .map(|f| f.label.expect("training features are labelled"))
             .collect();
-        let labels = Tensor::<2, Int>::from_data(TensorData::new(labels, [batch.len(), 1]), device);
-        let picked = log_softmax(logits, 1).gather(1, labels);
-        picked.mean().neg()
+        tuning::task::cross_entropy(logits, &classes, device)
     }
 
     fn predict(
@@ -119,13 +116,7 @@ impl Task for SentimentTask {
         device: &Device,
     ) -> Vec<Vec<f32>> {
         let logits = model.forward(self.input(batch, device));
-        let [_, n] = logits.dims();
-        let values = logits
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 logits");
-        values.chunks(n).map(<[f32]>::to_vec).collect()
+        tuning::task::rows(logits)
     }
 
     fn evaluate(
@@ -147,27 +138,8 @@ impl Task for SentimentTask {
     }
 
     fn export_config(&self, config: &mut EncoderConfig) {
-        let id2label: serde_json::Map<String, serde_json::Value> = self
-            .labels
-            .names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (i.to_string(), serde_json::json!(n)))
-            .collect();
-        let label2id: serde_json::Map<String, serde_json::Value> = self
-            .labels
-            .names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), serde_json::json!(i)))
-            .collect();
+        tuning::labels::write(config, "BertForSequenceClassification", &self.labels.names);
         let extra = &mut config.extra;
-        extra.insert(
-            "architectures".into(),
-            serde_json::json!(["BertForSequenceClassification"]),
-        );
-        extra.insert("id2label".into(), serde_json::Value::Object(id2label));
-        extra.insert("label2id".into(), serde_json::Value::Object(label2id));
         extra.insert(
             "problem_type".into(),
             serde_json::json!("single_label_classification"),

@@ -31,3 +31,52 @@ pub fn file_stem(path: &Path) -> String {
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_else(|| "data".into())
 }
+
+/// A data file as UTF-8 text (a leading byte-order mark dropped), or an error naming the
+/// line of the first byte that is not UTF-8.
+pub fn read_utf8(path: &Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        }),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            anyhow::bail!(
+                "{}:{line}: not valid UTF-8 (byte 0x{:02x} at offset {at}); convert the file \
+                 to UTF-8",
+                path.display(),
+                bytes[at]
+            )
+        }
+    }
+}
+
+/// Prints what `train` reports on stdout (JSON): where the run is and its best evaluation.
+pub fn print_summary(
+    args: &crate::TrainingArgs,
+    summary: &crate::RunSummary,
+) -> anyhow::Result<()> {
+    let value = serde_json::json!({
+        "output_dir": args.output_dir,
+        "global_step": summary.global_step,
+        "train_runtime_s": summary.train_runtime_s,
+        "train_samples_per_second": summary.train_samples_per_second,
+        "trainable_params": summary.trainable_params,
+        "eval": summary.eval,
+    });
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// Ends a binary: on error, `name: error: ...` with its causes on stderr and exit status 1.
+pub fn exit_on_error(name: &str, result: anyhow::Result<()>) {
+    if let Err(err) = result {
+        eprintln!("{name}: error: {err:#}");
+        std::process::exit(1);
+    }
+}

@@ -12,6 +12,7 @@
 pub mod args;
 pub mod checkpoint;
 pub mod cli;
+pub mod labels;
 pub mod log;
 pub mod lora;
 pub mod optimizer;
@@ -20,6 +21,7 @@ pub mod progress;
 pub mod run_dir;
 pub mod sampler;
 pub mod schedule;
+pub mod scoring;
 pub mod strategy;
 pub mod task;
 pub mod trainer;

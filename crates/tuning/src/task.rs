@@ -100,3 +100,26 @@ pub fn argmax(values: &[f32]) -> usize {
         })
         .0
 }
+
+/// Mean cross-entropy of `[B, C]` logits against one class per row (transformers'
+/// `CrossEntropyLoss` for single-label classification), as a `[1]` tensor.
+pub fn cross_entropy(logits: Tensor<2>, classes: &[usize], device: &Device) -> Tensor<1> {
+    use burn::tensor::{Int, TensorData};
+    let targets: Vec<i64> = classes.iter().map(|&c| c as i64).collect();
+    let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [classes.len(), 1]), device);
+    burn::tensor::activation::log_softmax(logits, 1)
+        .gather(1, targets)
+        .mean()
+        .neg()
+}
+
+/// The rows of a `[B, C]` tensor on the host.
+pub fn rows(logits: Tensor<2>) -> Vec<Vec<f32>> {
+    let [_, n] = logits.dims();
+    let values = logits
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 logits");
+    values.chunks(n).map(<[f32]>::to_vec).collect()
+}
