@@ -1,6 +1,8 @@
-//! Loading sentence-classification data: GLUE SST-2 TSV and generic CSV, TSV and JSONL files.
+//! Loading sentence-classification data: GLUE SST-2 TSV and generic CSV, TSV, JSONL, Parquet
+//! and Arrow IPC files (the columnar ones in [`crate::columnar`]).
 //!
-//! The format is chosen by extension (`.tsv`, `.csv`, `.jsonl`/`.json`); columns by name.
+//! The format is chosen by extension (`.tsv`, `.csv`, `.jsonl`/`.json`, `.parquet`,
+//! `.arrow`/`.feather`/`.arrows`); columns by name.
 //! Labels are kept as the strings in the file ("0", "1", "positive"...) and mapped to ids by a
 //! [`LabelSet`]. Every error names the file, the line and the field.
 
@@ -44,6 +46,8 @@ enum Format {
     Tsv,
     Csv,
     Jsonl,
+    Parquet,
+    Arrow,
 }
 
 fn format_of(path: &Path) -> Result<Format> {
@@ -51,8 +55,10 @@ fn format_of(path: &Path) -> Result<Format> {
         Some("tsv") => Ok(Format::Tsv),
         Some("csv") => Ok(Format::Csv),
         Some("jsonl" | "json") => Ok(Format::Jsonl),
+        Some("parquet") => Ok(Format::Parquet),
+        Some("arrow" | "arrows" | "feather" | "ipc") => Ok(Format::Arrow),
         _ => bail!(
-            "{}: unknown data format (expected .tsv, .csv or .jsonl)",
+            "{}: unknown data format (expected .tsv, .csv, .jsonl, .parquet or .arrow)",
             path.display()
         ),
     }
@@ -67,11 +73,18 @@ pub enum Labels {
 
 /// Reads a data file. Empty files and files without examples are errors.
 pub fn load(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<Example>> {
-    let text = tuning::cli::read_utf8(path)?;
-    let examples = match format_of(path)? {
-        Format::Tsv => load_delimited(path, &text, b'\t', columns, labels)?,
-        Format::Csv => load_delimited(path, &text, b',', columns, labels)?,
-        Format::Jsonl => load_jsonl(path, &text, columns, labels)?,
+    let format = format_of(path)?;
+    let examples = match format {
+        Format::Parquet => crate::columnar::load_parquet(path, columns, labels)?,
+        Format::Arrow => crate::columnar::load_arrow(path, columns, labels)?,
+        Format::Tsv | Format::Csv | Format::Jsonl => {
+            let text = tuning::cli::read_utf8(path)?;
+            match format {
+                Format::Tsv => load_delimited(path, &text, b'\t', columns, labels)?,
+                Format::Csv => load_delimited(path, &text, b',', columns, labels)?,
+                _ => load_jsonl(path, &text, columns, labels)?,
+            }
+        }
     };
     if examples.is_empty() {
         bail!("{}: no examples (the file is empty)", path.display());

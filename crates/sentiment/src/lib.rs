@@ -8,6 +8,7 @@
 //! What it is not: a general text-classification framework; multi-label and regression are
 //! not supported yet.
 
+pub mod columnar;
 pub mod data;
 pub mod head;
 pub mod metrics;
