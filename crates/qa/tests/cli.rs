@@ -1,5 +1,6 @@
 //! `qa score` on hand-made cases with committed expected values
-//! (tests/fixtures/qa/README.md shows the arithmetic), and bad input.
+//! (tests/fixtures/qa/README.md shows the arithmetic), bad input, and the `qa` binary end to
+//! end on the tiny fixture encoder: train -> eval -> predict -> score.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -137,4 +138,137 @@ fn bad_input_is_located() {
         err.contains("gold.json: data[0].paragraphs[0]: missing field `context`"),
         "{err}"
     );
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// Short windows on the tiny fixture encoder (its vocabulary is mostly single characters,
+/// so every sample context needs several windows of 48).
+const WINDOWS: [&str; 6] = [
+    "--max-seq-length",
+    "48",
+    "--doc-stride",
+    "8",
+    "--max-query-length",
+    "16",
+];
+
+#[test]
+fn train_eval_predict_score_agree_with_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let tiny = root().join("tests/fixtures/encoder/tiny-bert");
+    let validation = root().join("data/qa/validation.jsonl");
+    let (run_s, tiny_s, validation_s) = (
+        run.to_str().unwrap(),
+        tiny.to_str().unwrap(),
+        validation.to_str().unwrap(),
+    );
+    let mut args = vec![
+        "train",
+        "--model",
+        tiny_s,
+        "--output-dir",
+        run_s,
+        "--num-train-epochs",
+        "2",
+        "--learning-rate",
+        "1e-3",
+        "--per-device-train-batch-size",
+        "16",
+        "--max-train-samples",
+        "32",
+    ];
+    args.extend(WINDOWS);
+    let summary: Value = serde_json::from_str(&ok(&qa(&args))).unwrap();
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architectures"][0], "BertForQuestionAnswering");
+    assert_eq!(config["finetune_qa"]["doc_stride"], 8);
+    assert_eq!(config["finetune_qa"]["max_query_length"], 16);
+
+    // eval reproduces the best checkpoint's scores and writes the predictions it scored.
+    let eval: Value = serde_json::from_str(&ok(&qa(&[
+        "eval",
+        "--model",
+        run_s,
+        "--data",
+        validation_s,
+    ])))
+    .unwrap();
+    let f1 = eval["report"]["f1"].as_f64().unwrap();
+    let best = summary["eval"]["f1"].as_f64().unwrap();
+    assert!((f1 - best).abs() < 1e-9, "eval {f1} vs best {best}");
+    assert_eq!(eval["report"]["total"], 90);
+
+    // predict writes the official format; score recomputes eval's figures from it.
+    let out = dir.path().join("pred");
+    ok(&qa(&[
+        "predict",
+        "--model",
+        run_s,
+        "--input",
+        validation_s,
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--logits",
+    ]));
+    let predictions: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("predictions.json")).unwrap())
+            .unwrap();
+    assert_eq!(predictions.as_object().unwrap().len(), 90);
+    let nbest: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("nbest_predictions.json")).unwrap())
+            .unwrap();
+    // Every answer is a span of its context, the top of its n-best list.
+    let contexts: std::collections::HashMap<String, String> = std::fs::read_to_string(&validation)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["context"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (id, answer) in predictions.as_object().unwrap() {
+        let answer = answer.as_str().unwrap();
+        assert!(contexts[id].contains(answer), "{id}: {answer}");
+        let list = nbest[id].as_array().unwrap();
+        assert!(list.len() <= 20);
+        assert_eq!(list[0]["text"], answer);
+        let total: f64 = list
+            .iter()
+            .map(|c| c["probability"].as_f64().unwrap())
+            .sum();
+        assert!((total - 1.0).abs() < 1e-6);
+    }
+    // Several windows per question with these settings.
+    let windows = std::fs::read_to_string(out.join("window_logits.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(windows > 2 * 90, "{windows} windows");
+    let scored: Value = serde_json::from_str(&ok(&qa(&[
+        "score",
+        "--gold",
+        validation_s,
+        "--predictions",
+        out.join("predictions.json").to_str().unwrap(),
+    ])))
+    .unwrap();
+    assert_eq!(scored["f1"], eval["report"]["f1"]);
+    assert_eq!(scored["exact_match"], eval["report"]["exact_match"]);
 }

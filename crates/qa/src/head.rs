@@ -1,0 +1,36 @@
+//! The span head: transformers' `BertForQuestionAnswering` (encoder without pooler, one
+//! linear layer `qa_outputs` giving a start and an end logit per token), so an export loads
+//! in transformers as that class with the same logits.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor};
+use encoder::bert::init_linear;
+use encoder::{BertModel, EncoderConfig, EncoderInput};
+
+#[derive(Module, Debug)]
+pub struct QuestionAnswering {
+    pub bert: BertModel,
+    pub qa_outputs: Linear,
+}
+
+impl QuestionAnswering {
+    pub fn new(mut bert: BertModel, config: &EncoderConfig, device: &Device) -> Self {
+        // BertForQuestionAnswering is built with add_pooling_layer=False.
+        bert.pooler = None;
+        Self {
+            bert,
+            qa_outputs: init_linear(config.hidden_size, 2, config.initializer_range, device),
+        }
+    }
+
+    /// `([B, seq], [B, seq])`: start and end logits.
+    pub fn forward(&self, input: EncoderInput) -> (Tensor<2>, Tensor<2>) {
+        let states = self.bert.forward(input).last_hidden_state;
+        let [batch, seq, _] = states.dims();
+        let logits = self.qa_outputs.forward(states);
+        let start = logits.clone().narrow(2, 0, 1).reshape([batch, seq]);
+        let end = logits.narrow(2, 1, 1).reshape([batch, seq]);
+        (start, end)
+    }
+}
