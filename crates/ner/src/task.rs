@@ -411,3 +411,71 @@ impl Task for NerTask {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Columns, normalize_tags, parse_conll};
+
+    fn tokenizer() -> Tokenizer {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/encoder/tiny-bert");
+        Tokenizer::from_model_dir(&dir).unwrap()
+    }
+
+    fn sentences() -> Vec<Sentence> {
+        let text = "-DOCSTART- O\n\na O\nb I-PER\n\nc O\n\nd I-LOC\n\n-DOCSTART- O\n\ne O\n";
+        let mut s = parse_conll(text, "t", Columns::default(), true).unwrap();
+        normalize_tags(&mut s, None, std::path::Path::new("t")).unwrap();
+        s
+    }
+
+    fn task(document_context: bool) -> NerTask {
+        let s = sentences();
+        NerTask {
+            labels: NerTask::labels_for(s.iter()),
+            label_all_tokens: false,
+            document_context,
+            doc_stride: 2,
+            mode: Mode::Conlleval,
+        }
+    }
+
+    fn words(tok: &Tokenizer, f: &Feature) -> String {
+        f.window
+            .input_ids
+            .iter()
+            .map(|&i| tok.id_to_token(i).unwrap())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn document_context_adds_neighbours_of_the_same_document_only() {
+        let tok = tokenizer();
+        let s = sentences();
+        let features = task(true).featurize(&s, &tok, 64).unwrap();
+        assert_eq!(features.len(), 4, "one window per sentence");
+        // Sentence 1 ("c") sees "a b" before and "d" after, not "e" (another document).
+        assert_eq!(words(&tok, &features[1]), "[CLS] a b c d [SEP]");
+        // Only its own word is labelled and predicted.
+        let labelled: Vec<usize> = (0..features[1].labels.len())
+            .filter(|&t| features[1].labels[t] != IGNORE)
+            .collect();
+        assert_eq!(labelled, vec![3]);
+        assert_eq!(features[1].first_of_word[3], Some(0));
+        assert_eq!(words(&tok, &features[3]), "[CLS] e [SEP]");
+        // Without context each window holds its sentence alone.
+        let plain = task(false).featurize(&s, &tok, 64).unwrap();
+        assert_eq!(words(&tok, &plain[1]), "[CLS] c [SEP]");
+    }
+
+    #[test]
+    fn context_stops_at_the_token_budget() {
+        let tok = tokenizer();
+        let s = sentences();
+        // 5 tokens: [CLS] + c + [SEP] leaves 2, one word each side.
+        let features = task(true).featurize(&s, &tok, 5).unwrap();
+        assert_eq!(words(&tok, &features[1]), "[CLS] b c d [SEP]");
+    }
+}
