@@ -10,7 +10,7 @@ use burn::module::{Module, Param};
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, Initializer, LayerNorm, LayerNormConfig, Linear,
 };
-use burn::tensor::activation::{gelu, relu, silu, softmax};
+use burn::tensor::activation::{relu, silu};
 use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::{Activation, EncoderConfig};
@@ -80,7 +80,8 @@ fn project_add_norm(
     hidden: Tensor<3>,
     residual: Tensor<3>,
 ) -> Tensor<3> {
-    layer_norm.forward(dropout.forward(dense.forward(hidden)) + residual)
+    layer_norm
+        .forward(crate::kernels::dropout(dropout, crate::kernels::linear(dense, hidden)) + residual)
 }
 
 /// Inputs of one batch. `attention_mask` is 1 for real tokens and 0 for padding.
@@ -143,7 +144,7 @@ impl BertEmbeddings {
         let embeddings = self.word_embeddings.forward(input_ids)
             + self.token_type_embeddings.forward(token_type_ids)
             + self.position_embeddings.forward(position_ids);
-        self.dropout.forward(self.layer_norm.forward(embeddings))
+        crate::kernels::dropout(&self.dropout, self.layer_norm.forward(embeddings))
     }
 }
 
@@ -182,12 +183,13 @@ impl BertSelfAttention {
     /// padding (see [`BertModel::mask_bias`]).
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         let [batch, seq, hidden_size] = hidden.dims();
-        let q = self.split_heads(self.query.forward(hidden.clone()));
-        let k = self.split_heads(self.key.forward(hidden.clone()));
-        let v = self.split_heads(self.value.forward(hidden));
+        let q = self.split_heads(crate::kernels::linear(&self.query, hidden.clone()));
+        let k = self.split_heads(crate::kernels::linear(&self.key, hidden.clone()));
+        let v = self.split_heads(crate::kernels::linear(&self.value, hidden));
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = q.matmul(k.transpose()) * scale + mask_bias;
-        let probs = self.dropout.forward(softmax(scores, 3));
+        // softmax(QKᵀ/√d + mask), fused into one pass per row on the CPU.
+        let probs = crate::kernels::attention_softmax(q.matmul(k.transpose()), mask_bias, scale);
+        let probs = crate::kernels::dropout(&self.dropout, probs);
         probs
             .matmul(v)
             .swap_dims(1, 2)
@@ -269,10 +271,10 @@ impl BertIntermediate {
     }
 
     pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let x = self.dense.forward(hidden);
+        let x = crate::kernels::linear(&self.dense, hidden);
         match self.activation {
-            // Burn's `gelu` is the exact erf form, as transformers' "gelu".
-            Activation::Gelu => gelu(x),
+            // The exact erf form, as transformers' "gelu" (a fused kernel on the CPU).
+            Activation::Gelu => crate::kernels::gelu(x),
             Activation::GeluTanh => burn::tensor::activation::gelu_approximate(x),
             Activation::Relu => relu(x),
             Activation::Silu => silu(x),

@@ -11,12 +11,14 @@
 //! What it is not: it knows nothing of tasks, heads, losses or training loops; those live in
 //! the `tuning` crate and the per-task crates.
 
+pub mod allocator;
 pub mod bert;
 pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod input;
+pub mod kernels;
 pub mod key_map;
 pub mod model_dir;
 pub mod tokenizer;

@@ -40,6 +40,9 @@ impl TokenClassifier {
     /// `[B, seq, num_labels]` logits.
     pub fn forward(&self, input: EncoderInput) -> Tensor<3> {
         let states = self.bert.forward(input).last_hidden_state;
-        self.classifier.forward(self.dropout.forward(states))
+        encoder::kernels::linear(
+            &self.classifier,
+            encoder::kernels::dropout(&self.dropout, states),
+        )
     }
 }

@@ -157,6 +157,7 @@ struct ScoreCmd {
 }
 
 fn main() {
+    encoder::allocator::keep_freed_memory();
     tuning::cli::exit_on_error("ner", run(Cli::parse()));
 }
 

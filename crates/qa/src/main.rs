@@ -143,6 +143,7 @@ struct ScoreCmd {
 }
 
 fn main() {
+    encoder::allocator::keep_freed_memory();
     tuning::cli::exit_on_error("qa", run(Cli::parse()));
 }
 

@@ -129,7 +129,7 @@ impl RelationClassifier {
                 let dense = |fc: &Option<Linear>, x: Tensor<2>| {
                     fc.as_ref()
                         .expect("R-BERT layers")
-                        .forward(tanh(self.dropout.forward(x)))
+                        .forward(tanh(encoder::kernels::dropout(&self.dropout, x)))
                 };
                 let e1 = average(input.e1_weights);
                 let e2 = average(input.e2_weights);
@@ -143,6 +143,7 @@ impl RelationClassifier {
                 )
             }
         };
-        self.classifier.forward(self.dropout.forward(features))
+        self.classifier
+            .forward(encoder::kernels::dropout(&self.dropout, features))
     }
 }

@@ -112,6 +112,7 @@ struct ScoreCmd {
 }
 
 fn main() {
+    encoder::allocator::keep_freed_memory();
     tuning::cli::exit_on_error("relation", run(Cli::parse()));
 }
 

@@ -91,6 +91,7 @@ impl SequenceClassifier {
                 (summed / counts).reshape([batch, hidden])
             }
         };
-        self.classifier.forward(self.dropout.forward(sentence))
+        self.classifier
+            .forward(encoder::kernels::dropout(&self.dropout, sentence))
     }
 }

@@ -129,6 +129,7 @@ struct ScoreCmd {
 }
 
 fn main() {
+    encoder::allocator::keep_freed_memory();
     tuning::cli::exit_on_error("sentiment", run(Cli::parse()));
 }
 

@@ -38,6 +38,7 @@ struct Line {
 }
 
 fn main() -> Result<()> {
+    encoder::allocator::keep_freed_memory();
     let args = Args::parse();
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");

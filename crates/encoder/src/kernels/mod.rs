@@ -1,0 +1,130 @@
+//! Fused CPU kernels for the hot spots of a BERT step that burn-flex runs slowly, registered
+//! through Burn's backend-extension API so they take part in autodiff like any other op.
+//!
+//! What it is: drop-in replacements with the same numerics as Burn's operations (within the
+//! accuracy stated on each kernel), used by [`crate::bert`] on the CPU backend.
+//! What it is not: a new backend. On any other device (CUDA) the wrappers here call Burn's own
+//! operation, and `FINETUNE_KERNELS=burn` in the environment does the same on the CPU (to
+//! compare, or to rule the kernels out when chasing a numerical question).
+
+#[macro_use]
+mod simd;
+pub mod attention_softmax;
+pub mod dropout;
+pub mod erf_gelu;
+mod extension;
+
+pub use extension::EncoderKernels;
+
+use std::sync::OnceLock;
+
+use burn::backend::{Dispatch, DispatchDevice};
+use burn::nn::{Dropout, Linear};
+use burn::tensor::{DType, Distribution, Tensor};
+
+/// Whether the fused kernels are switched on (the default) for this process.
+pub fn enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        !matches!(
+            std::env::var("FINETUNE_KERNELS").as_deref(),
+            Ok("burn") | Ok("off") | Ok("0")
+        )
+    })
+}
+
+/// Whether `tensor` lives on burn-flex, with or without autodiff.
+fn on_flex<const D: usize>(tensor: &Tensor<D>) -> bool {
+    matches!(
+        tensor.device().inner().as_dispatch(),
+        DispatchDevice::Flex(_)
+    )
+}
+
+/// transformers' exact `"gelu"`, `0.5·x·(1 + erf(x/√2))`: the fused kernel on the CPU, Burn's
+/// `gelu` elsewhere.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if enabled() && on_flex(&x) {
+        Tensor::from_dispatch(<Dispatch as EncoderKernels>::erf_gelu(x.into_dispatch()))
+    } else {
+        burn::tensor::activation::gelu(x)
+    }
+}
+
+/// `softmax(scores·scale + mask_bias, dim 3)` for `[B, N, T, K]` attention scores and a
+/// `[B, 1, 1, K]` additive mask (a constant: it gets no gradient): one fused pass on the CPU,
+/// Burn's operations elsewhere.
+pub fn attention_softmax(scores: Tensor<4>, mask_bias: Tensor<4>, scale: f64) -> Tensor<4> {
+    let [batch, _, _, keys] = scores.dims();
+    let fused = enabled()
+        && on_flex(&scores)
+        && scores.dtype() == DType::F32
+        && mask_bias.dtype() == DType::F32
+        && mask_bias.dims() == [batch, 1, 1, keys];
+    if fused {
+        Tensor::from_dispatch(<Dispatch as EncoderKernels>::attention_softmax(
+            scores.into_dispatch(),
+            mask_bias.into_dispatch(),
+            scale as f32,
+        ))
+    } else {
+        burn::tensor::activation::softmax(scores * scale + mask_bias, 3)
+    }
+}
+
+/// `module`'s dropout (active only in training, on an autodiff device, as Burn's
+/// `Dropout::forward`): the seeded fused kernel on the CPU, Burn's own elsewhere.
+///
+/// The kernel's seed is drawn from the device's random generator, so `device.seed(s)` fixes
+/// the masks exactly as it fixes Burn's.
+pub fn dropout<const D: usize>(module: &Dropout, x: Tensor<D>) -> Tensor<D> {
+    let active = module.training.is_enabled() && x.device().is_autodiff() && module.prob > 0.0;
+    if !active {
+        return x;
+    }
+    if !(enabled() && on_flex(&x) && x.dtype() == DType::F32) {
+        return module.forward(x);
+    }
+    // Four 16-bit draws (exact in f32) make the 64-bit seed.
+    let draws = Tensor::<1>::random(
+        [4],
+        Distribution::Uniform(0.0, 65_536.0),
+        &x.device().inner(),
+    )
+    .into_data()
+    .convert::<f32>()
+    .try_into_vec::<f32>()
+    .expect("f32 draws");
+    let seed = draws
+        .iter()
+        .fold(0u64, |acc, &d| (acc << 16) | (d.floor() as u64 & 0xFFFF));
+    Tensor::from_dispatch(<Dispatch as EncoderKernels>::seeded_dropout(
+        x.into_dispatch(),
+        module.prob as f32,
+        seed,
+    ))
+}
+
+/// `layer` applied to `x` with every leading dimension folded into the rows of one 2-D matrix
+/// product (`[B·T, in] × [in, out]`), on every backend.
+///
+/// Burn's `Linear::forward` on a `[B, T, in]` input broadcasts the weight over the batch: the
+/// forward runs B small products and the backward computes the weight gradient per batch
+/// element, then sums the B copies. One large product does the same arithmetic in one call,
+/// and its weight gradient is a single `[in, B·T] × [B·T, out]` product. The effective weight
+/// is `layer.weight.val()`, so LoRA adapters attached to it take part as usual.
+pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    let dims = x.dims();
+    let d_in = dims[D - 1];
+    let rows: usize = dims[..D - 1].iter().product();
+    let weight = layer.weight.val();
+    let d_out = weight.dims()[1];
+    let y = x.reshape([rows, d_in]).matmul(weight);
+    let y = match &layer.bias {
+        Some(bias) => y + bias.val().unsqueeze::<2>(),
+        None => y,
+    };
+    let mut out = dims;
+    out[D - 1] = d_out;
+    y.reshape(out)
+}
