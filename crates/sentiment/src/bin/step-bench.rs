@@ -1,0 +1,211 @@
+//! `step-bench`: times one inference forward or one full training step of sequence
+//! classification on random token ids, the finetune half of `scripts/bench-vs-pytorch`.
+//!
+//! The training step is the trainer's own: forward, cross-entropy, backward, gradient
+//! accumulation buffer, global-norm clipping at 1.0, AdamW with decoupled weight decay.
+//! Prints one JSON object: the per-iteration seconds, their median, sequences/s, tokens/s
+//! and the process's peak RSS.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use burn::module::Module;
+use burn::tensor::Device;
+use clap::{Parser, ValueEnum};
+use encoder::checkpoint::named_params;
+use encoder::{TokenizedWindow, load_pretrained};
+use sentiment::data::LabelSet;
+use sentiment::head::Pooling;
+use sentiment::task::{Feature, SentimentTask};
+use serde_json::json;
+use tuning::Task;
+use tuning::optimizer::{AdamW, AdamWConfig, GradAccumulator};
+use tuning::trainer::{apply_plan, training_device};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Forward pass without autodiff (evaluation mode: no dropout).
+    Infer,
+    /// Forward, loss, backward, clipping and an AdamW update (training mode: dropout on).
+    Train,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Time a forward pass or a training step on random token ids")]
+struct Args {
+    /// Hugging Face model directory (default: the fetched all-MiniLM-L6-v2).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "infer")]
+    mode: Mode,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 128)]
+    seq_len: usize,
+    /// Untimed iterations first (allocator and thread pools warm up).
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    #[arg(long, default_value_t = 10)]
+    iters: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Token ids drawn uniformly from the vocabulary minus the first 1000 entries (BERT's
+/// special and unused tokens), with [CLS] first and [SEP] last, every position attended.
+fn random_features(args: &Args, vocab_size: usize, cls: u32, sep: u32) -> Vec<Feature> {
+    // SplitMix64: a fixed, dependency-free sequence; the Python side draws its own ids, the
+    // values do not change the cost of a dense forward.
+    let mut state = args.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    (0..args.batch_size)
+        .map(|i| {
+            let mut ids: Vec<u32> = (0..args.seq_len)
+                .map(|_| 1000 + (next() % (vocab_size as u64 - 1000)) as u32)
+                .collect();
+            ids[0] = cls;
+            ids[args.seq_len - 1] = sep;
+            Feature {
+                window: TokenizedWindow {
+                    token_type_ids: vec![0; ids.len()],
+                    offsets: vec![(0, 0); ids.len()],
+                    word_ids: vec![None; ids.len()],
+                    sequence_ids: vec![None; ids.len()],
+                    input_ids: ids,
+                },
+                label: Some(i % 2),
+            }
+        })
+        .collect()
+}
+
+/// The process's peak resident set size in bytes (Linux `VmHWM`).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
+    if args.seq_len < 2 || args.batch_size == 0 || args.iters == 0 {
+        bail!("--seq-len must be at least 2, --batch-size and --iters at least 1");
+    }
+    let model_dir = match &args.model {
+        Some(dir) => dir.clone(),
+        None => encoder::default_model_dir(),
+    };
+    let device: Device = match args.mode {
+        Mode::Infer => encoder::default_device(),
+        Mode::Train => training_device(),
+    };
+    device.seed(args.seed);
+    let pretrained = load_pretrained(&model_dir, &device)?;
+    let config = pretrained.config.clone();
+    if args.seq_len > config.max_position_embeddings {
+        bail!(
+            "--seq-len {} is longer than the model's max_position_embeddings {}",
+            args.seq_len,
+            config.max_position_embeddings
+        );
+    }
+    let vocab = |token: &str| pretrained.tokenizer.token_to_id(token);
+    let (cls, sep) = match (vocab("[CLS]"), vocab("[SEP]")) {
+        (Some(c), Some(s)) => (c, s),
+        _ => bail!("{}: the vocabulary has no [CLS]/[SEP]", model_dir.display()),
+    };
+    let task = SentimentTask {
+        labels: LabelSet::from_names(["0", "1"]),
+        pooling: Pooling::Pooler,
+    };
+    let features = random_features(args, config.vocab_size, cls, sep);
+    let batch: Vec<&Feature> = features.iter().collect();
+    let num_layers = pretrained.model.num_layers();
+    let model = task.build_model(
+        pretrained.model,
+        &config,
+        config.hidden_dropout_prob,
+        &device,
+    );
+
+    let mut seconds = Vec::with_capacity(args.iters);
+    match args.mode {
+        Mode::Infer => {
+            let model = model.valid();
+            let inference = device.clone().inner();
+            for i in 0..args.warmup + args.iters {
+                let start = Instant::now();
+                let logits = task.predict(&model, &batch, &inference);
+                std::hint::black_box(logits);
+                if i >= args.warmup {
+                    seconds.push(start.elapsed().as_secs_f64());
+                }
+            }
+        }
+        Mode::Train => {
+            let plan = tuning::Strategy::default().plan(&named_params(&model), num_layers, 0);
+            let (mut model, groups) = apply_plan(model, &plan);
+            let mut optimizer = AdamW::new(AdamWConfig {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.01,
+            });
+            for i in 0..args.warmup + args.iters {
+                let start = Instant::now();
+                let loss = task.loss(&model, &batch, &device);
+                std::hint::black_box(loss.clone().into_scalar::<f32>());
+                let mut gradients = loss.backward();
+                let mut grads = GradAccumulator::default();
+                grads.accumulate(&model, &mut gradients, 1.0);
+                grads.clip_global_norm(1.0);
+                model = optimizer.step(model, grads, 2e-5, &groups);
+                if i >= args.warmup {
+                    seconds.push(start.elapsed().as_secs_f64());
+                }
+            }
+        }
+    }
+    let median_s = median(&seconds);
+    let report = json!({
+        "framework": "finetune",
+        "mode": format!("{:?}", args.mode).to_lowercase(),
+        "batch_size": args.batch_size,
+        "seq_len": args.seq_len,
+        "warmup": args.warmup,
+        "iters": args.iters,
+        "seconds": seconds,
+        "median_s": median_s,
+        "sequences_per_s": args.batch_size as f64 / median_s,
+        "tokens_per_s": (args.batch_size * args.seq_len) as f64 / median_s,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "kernels": if encoder::kernels::enabled() { "fused" } else { "burn" },
+    });
+    println!("{report}");
+    Ok(())
+}
+
+fn main() {
+    encoder::allocator::keep_freed_memory();
+    let args = Args::parse();
+    tuning::cli::exit_on_error("step-bench", run(&args));
+}
