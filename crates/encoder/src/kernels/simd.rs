@@ -1,8 +1,9 @@
 //! Building blocks shared by the kernels: an `exp` that vectorizes, and run-time selection
 //! of the widest SIMD instruction set the CPU has.
 
-/// `e^v` for `v <= 0` (clamped at -87, where it is below f32's smallest normal anyway; NaN
-/// stays NaN).
+/// `e^v` for `v <= 0`; exactly 0 below -87 (where e^v is under f32's smallest normal
+/// number: returning a subnormal there would make every later multiply-add that touches it
+/// take the CPU's slow microcode path); NaN stays NaN.
 #[inline(always)]
 pub fn exp_nonpositive(v: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
@@ -12,8 +13,9 @@ pub fn exp_nonpositive(v: f32) -> f32 {
     const LN2_LO: f32 = 1.428_606_8e-6;
     // Adding 1.5·2^23 rounds to the nearest integer in the low mantissa bits.
     const ROUND: f32 = 12_582_912.0;
-    // A compare-and-select rather than `max`, which would turn NaN into -87.
-    let v = if v < -87.0 { -87.0 } else { v };
+    // Compare-and-select rather than `max`/`min`, which would turn NaN into a number.
+    let underflow = v < -87.0;
+    let v = if underflow { -87.0 } else { v };
     let shifted = v * LOG2_E + ROUND;
     let n = shifted - ROUND;
     let r = (v - n * LN2_HI) - n * LN2_LO;
@@ -29,7 +31,7 @@ pub fn exp_nonpositive(v: f32) -> f32 {
     // 2^n from the exponent bits: n in [-126, 0] here, so n + 127 is a normal exponent.
     let n_int = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
     let scale = f32::from_bits(((n_int + 127) as u32) << 23);
-    p * scale
+    if underflow { 0.0 } else { p * scale }
 }
 
 /// Defines `$name`, which runs the `#[inline(always)]` loop `$chunk` compiled for AVX-512 or
@@ -119,6 +121,10 @@ mod tests {
         with_nan[20] = f32::NAN;
         assert!(lane_max(&with_nan).is_nan());
         assert!(exp_nonpositive(f32::NAN).is_nan());
+        // Underflow is an exact zero, never a subnormal.
+        assert_eq!(exp_nonpositive(-87.5), 0.0);
+        assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_nonpositive(f32::MIN), 0.0);
         assert_eq!(lane_max(&[-3.0, -1.0]), -1.0);
     }
 
