@@ -6,7 +6,9 @@
 //! What it is: the HF config ([`EncoderConfig`]), the model ([`bert`], mirroring
 //! `modeling_bert.py`), checkpoint loading and saving in HF layout ([`checkpoint`],
 //! [`key_map`], [`weights`]), tokenization with offsets, word ids and overflowing windows
-//! ([`tokenizer`]), and the `encode` and `convert-checkpoint` binaries.
+//! ([`tokenizer`]), fused CPU kernels for the model's hot spots ([`kernels`]) and allocator
+//! settings for the binaries ([`allocator`]), and the `encode` and `convert-checkpoint`
+//! binaries.
 //!
 //! What it is not: it knows nothing of tasks, heads, losses or training loops; those live in
 //! the `tuning` crate and the per-task crates.
