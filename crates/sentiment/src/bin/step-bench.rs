@@ -53,7 +53,8 @@ struct Args {
 }
 
 /// Token ids drawn uniformly from the vocabulary minus the first 1000 entries (BERT's
-/// special and unused tokens), with [CLS] first and [SEP] last, every position attended.
+/// special and unused tokens; the first half for a vocabulary smaller than 2000), with
+/// [CLS] first and [SEP] last, every position attended.
 fn random_features(args: &Args, vocab_size: usize, cls: u32, sep: u32) -> Vec<Feature> {
     // SplitMix64: a fixed, dependency-free sequence; the Python side draws its own ids, the
     // values do not change the cost of a dense forward.
@@ -65,10 +66,11 @@ fn random_features(args: &Args, vocab_size: usize, cls: u32, sep: u32) -> Vec<Fe
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     };
+    let skip = 1000.min(vocab_size / 2) as u32;
     (0..args.batch_size)
         .map(|i| {
             let mut ids: Vec<u32> = (0..args.seq_len)
-                .map(|_| 1000 + (next() % (vocab_size as u64 - 1000)) as u32)
+                .map(|_| skip + (next() % (vocab_size as u64 - skip as u64)) as u32)
                 .collect();
             ids[0] = cls;
             ids[args.seq_len - 1] = sep;
