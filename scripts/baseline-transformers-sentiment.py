@@ -4,7 +4,12 @@
 Same recipe as `sentiment train`: AutoModelForSequenceClassification on the model directory,
 the first MAX_TRAIN_SAMPLES training rows in file order, dynamic padding, truncation at
 max_seq_length, AdamW (torch), linear schedule with warmup_ratio, weight decay, evaluation on
-the whole validation file. Prints one JSON line with accuracy, runtime and throughput.
+the whole validation file after every epoch. Prints one JSON line with the final and best
+per-epoch accuracy, runtime, throughput and peak RSS (also written to --output).
+
+Padding: dynamic by default (DataCollatorWithPadding); --pad-to-max-length pads every
+sequence to max_seq_length, which is run_glue.py's default; --group-by-length is Trainer's
+length-grouped sampler.
 
 Run (from the repository root):
   .venv/bin/python scripts/baseline-transformers-sentiment.py --model data/models/all-MiniLM-L6-v2 \
@@ -16,6 +21,8 @@ Run (from the repository root):
 import argparse
 import csv
 import json
+import os
+import resource
 import time
 
 import numpy as np
@@ -36,9 +43,11 @@ def read_tsv(path, limit=None):
 
 
 class Encoded(torch.utils.data.Dataset):
-    def __init__(self, rows, tokenizer, labels, max_len):
+    def __init__(self, rows, tokenizer, labels, max_len, pad_to_max):
+        padding = "max_length" if pad_to_max else False
         self.items = [
-            {**tokenizer(r["sentence"], truncation=True, max_length=max_len), "labels": labels.index(r["label"])}
+            {**tokenizer(r["sentence"], truncation=True, max_length=max_len, padding=padding),
+             "labels": labels.index(r["label"])}
             for r in rows
         ]
 
@@ -54,8 +63,11 @@ def main():
     for name, kind, default in [("model", str, None), ("train", str, None), ("validation", str, None),
                                 ("max-train-samples", int, None), ("epochs", float, 3.0), ("batch-size", int, 32),
                                 ("lr", float, 5e-5), ("warmup-ratio", float, 0.0), ("weight-decay", float, 0.0),
-                                ("seed", int, 42), ("max-seq-length", int, 128), ("output-dir", str, "/tmp/hf-run")]:
+                                ("seed", int, 42), ("max-seq-length", int, 128), ("output-dir", str, "/tmp/hf-run"),
+                                ("output", str, None)]:
         p.add_argument(f"--{name}", type=kind, default=default)
+    p.add_argument("--pad-to-max-length", action="store_true")
+    p.add_argument("--group-by-length", action="store_true")
     a = p.parse_args()
     train_rows = read_tsv(a.train, a.max_train_samples)
     dev_rows = read_tsv(a.validation)
@@ -69,22 +81,39 @@ def main():
         # transformers 5: a float warmup_steps < 1 is a ratio, rounded up like ours.
         warmup_steps=a.warmup_ratio, weight_decay=a.weight_decay, seed=a.seed,
         eval_strategy="epoch", save_strategy="no", logging_steps=25, report_to=[],
+        group_by_length=a.group_by_length,
         dataloader_num_workers=0, use_cpu=True)
 
     def accuracy(pred):
         return {"accuracy": float((np.argmax(pred.predictions, -1) == pred.label_ids).mean())}
 
-    trainer = Trainer(model=model, args=args, train_dataset=Encoded(train_rows, tokenizer, labels, a.max_seq_length),
-                      eval_dataset=Encoded(dev_rows, tokenizer, labels, a.max_seq_length),
+    trainer = Trainer(model=model, args=args, train_dataset=Encoded(train_rows, tokenizer, labels, a.max_seq_length, a.pad_to_max_length),
+                      eval_dataset=Encoded(dev_rows, tokenizer, labels, a.max_seq_length, a.pad_to_max_length),
                       data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
     start = time.time()
     train_out = trainer.train()
     runtime = time.time() - start
     metrics = trainer.evaluate()
-    print(json.dumps({"accuracy": metrics["eval_accuracy"], "train_runtime_s": train_out.metrics["train_runtime"],
-                      "train_samples_per_second": train_out.metrics["train_samples_per_second"],
-                      "wall_s": runtime, "torch_threads": torch.get_num_threads(),
-                      "train_examples": len(train_rows), "dev_examples": len(dev_rows)}))
+    per_epoch = [e["eval_accuracy"] for e in trainer.state.log_history if "eval_accuracy" in e]
+    result = {
+        "accuracy": metrics["eval_accuracy"], "best_epoch_accuracy": max(per_epoch, default=None),
+        "per_epoch_accuracy": per_epoch,
+        "train_runtime_s": train_out.metrics["train_runtime"],
+        "train_samples_per_second": train_out.metrics["train_samples_per_second"],
+        "wall_s": runtime, "torch_threads": torch.get_num_threads(),
+        # ru_maxrss is in KiB on Linux.
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "padding": "max_length" if a.pad_to_max_length else "dynamic", "group_by_length": a.group_by_length,
+        "train_examples": len(train_rows), "dev_examples": len(dev_rows),
+        "epochs": a.epochs, "batch_size": a.batch_size, "learning_rate": a.lr, "warmup_ratio": a.warmup_ratio,
+        "weight_decay": a.weight_decay, "seed": a.seed, "max_seq_length": a.max_seq_length,
+        "machine": f"{os.cpu_count()} CPUs",
+        "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},
+    }
+    print(json.dumps(result))
+    if a.output:
+        with open(a.output, "w") as f:
+            json.dump(result, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -41,3 +41,13 @@ pub fn keep_freed_memory() {
         }
     }
 }
+
+/// The process's peak resident set size in bytes so far (Linux `VmHWM`; `None` elsewhere).
+/// Reported by `train` and the step benchmark, so memory is compared on the same measure
+/// as PyTorch's side (`ru_maxrss`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -67,6 +67,7 @@ pub fn print_summary(
         "train_runtime_s": summary.train_runtime_s,
         "train_samples_per_second": summary.train_samples_per_second,
         "trainable_params": summary.trainable_params,
+        "peak_rss_bytes": encoder::allocator::peak_rss_bytes(),
         "eval": summary.eval,
     });
     println!("{}", serde_json::to_string_pretty(&value)?);

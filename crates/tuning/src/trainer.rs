@@ -511,6 +511,7 @@ impl<T: Task> Trainer<'_, T> {
             "train_samples_per_second": round4(summary.train_samples_per_second),
             "trainable_params": summary.trainable_params,
             "total_params": summary.total_params,
+            "peak_rss_bytes": encoder::allocator::peak_rss_bytes(),
         });
         write_json(&out.join("train_results.json"), &train_results)?;
         if let Some(metrics) = &eval {

@@ -88,14 +88,6 @@ fn random_features(args: &Args, vocab_size: usize, cls: u32, sep: u32) -> Vec<Fe
         .collect()
 }
 
-/// The process's peak resident set size in bytes (Linux `VmHWM`).
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(|a, b| a.total_cmp(b));
@@ -198,7 +190,7 @@ fn run(args: &Args) -> Result<()> {
         "median_s": median_s,
         "sequences_per_s": args.batch_size as f64 / median_s,
         "tokens_per_s": (args.batch_size * args.seq_len) as f64 / median_s,
-        "peak_rss_bytes": peak_rss_bytes(),
+        "peak_rss_bytes": encoder::allocator::peak_rss_bytes(),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "kernels": if encoder::kernels::enabled() { "fused" } else { "burn" },
     });
