@@ -10,11 +10,12 @@ use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
-use burn::tensor::{Bytes, DType};
+use burn::tensor::{Bytes, DType, Shape};
 
 use super::attention_softmax::{self, Rows};
 use super::dropout::{self, MaskSeed};
 use super::erf_gelu;
+use super::fused_linear;
 
 #[backend_extension(Flex, Autodiff)]
 pub trait EncoderKernels: Backend {
@@ -31,6 +32,13 @@ pub trait EncoderKernels: Backend {
 
     /// Dropout with drop probability `prob`, its mask a hash of `(seed, element index)`.
     fn seeded_dropout(x: FloatTensor<Self>, prob: f32, seed: u64) -> FloatTensor<Self>;
+
+    /// `x·weight + bias` for f32 `[M, K]` rows, a `[K, N]` weight and an `[N]` bias.
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 /// The elements of a contiguous f32 tensor starting at offset 0 (what the kernels can read
@@ -41,6 +49,15 @@ fn dense_f32(tensor: &FlexTensor) -> Option<&[f32]> {
         return None;
     }
     tensor.as_slice::<f32>()
+}
+
+/// A contiguous f32 tensor of `shape` holding `values` (no copy).
+fn with_shape(values: Vec<f32>, shape: &[usize]) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(values),
+        Layout::contiguous(Shape::from(shape.to_vec())),
+        DType::F32,
+    )
 }
 
 fn from_vec(values: Vec<f32>, like: &FlexTensor) -> FlexTensor {
@@ -177,6 +194,44 @@ impl EncoderKernels for Flex {
     fn seeded_dropout(x: FloatTensor<Self>, prob: f32, seed: u64) -> FloatTensor<Self> {
         flex_dropout(x, prob, seed)
     }
+
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        flex_linear(x, weight, bias)
+    }
+}
+
+/// The dimensions `[rows, cols]` of a 2-D tensor.
+fn dims2(tensor: &FlexTensor, what: &str) -> [usize; 2] {
+    match tensor.layout().shape()[..] {
+        [rows, cols] => [rows, cols],
+        ref other => panic!("fused linear: {what} must be 2-D, got {other:?}"),
+    }
+}
+
+/// The operand sizes `(m, k, n)` of `x[m, k] · weight[k, n]`, checked.
+fn linear_sizes(x: &FlexTensor, weight: &FlexTensor) -> (usize, usize, usize) {
+    let [m, k] = dims2(x, "the input");
+    let [k_w, n] = dims2(weight, "the weight");
+    assert_eq!(k, k_w, "fused linear: input width {k} != weight rows {k_w}");
+    (m, k, n)
+}
+
+fn flex_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+    let (x, weight, bias) = (densified(x), densified(weight), densified(bias));
+    let (m, k, n) = linear_sizes(&x, &weight);
+    let out = fused_linear::forward(
+        dense_f32(&x).expect("densified"),
+        dense_f32(&weight).expect("densified"),
+        dense_f32(&bias).expect("densified"),
+        m,
+        k,
+        n,
+    );
+    with_shape(out, &[m, n])
 }
 
 /// The backward step of [`EncoderKernels::erf_gelu`]; its state is the forward input.
@@ -226,7 +281,62 @@ impl Backward<Flex, 1> for DropoutBackward {
     }
 }
 
+/// The backward step of [`EncoderKernels::fused_linear`]; its state is the forward input and
+/// weight (each needed for the other's gradient).
+#[derive(Debug)]
+struct LinearBackward;
+
+impl Backward<Flex, 3> for LinearBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let grad = densified(grads.consume::<Flex>(&ops.node));
+        let (x, weight) = ops.state;
+        let (x, weight) = (densified(x), densified(weight));
+        let (m, k, n) = linear_sizes(&x, &weight);
+        let dy = dense_f32(&grad).expect("densified");
+        if let Some(node) = node_x {
+            let w = dense_f32(&weight).expect("densified");
+            let dx = fused_linear::grad_input(dy, w, m, k, n);
+            grads.register::<Flex>(node.id, with_shape(dx, &[m, k]));
+        }
+        if let Some(node) = node_weight {
+            let xs = dense_f32(&x).expect("densified");
+            let dw = fused_linear::grad_weight(xs, dy, m, k, n);
+            grads.register::<Flex>(node.id, with_shape(dw, &[k, n]));
+        }
+        if let Some(node) = node_bias {
+            let db = fused_linear::grad_bias(dy, m, n);
+            grads.register::<Flex>(node.id, with_shape(db, &[n]));
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> EncoderKernels for Autodiff<Flex, C> {
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        match LinearBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (x, weight) = (x.into_primitive(), weight.into_primitive());
+                let out = flex_linear(x.clone(), weight.clone(), bias.into_primitive());
+                prep.finish((x, weight), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(flex_linear(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+            )),
+        }
+    }
+
     fn seeded_dropout(x: FloatTensor<Self>, prob: f32, seed: u64) -> FloatTensor<Self> {
         match DropoutBackward
             .prepare::<C>([x.node()])

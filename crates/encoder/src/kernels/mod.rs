@@ -13,6 +13,7 @@ pub mod attention_softmax;
 pub mod dropout;
 pub mod erf_gelu;
 mod extension;
+pub mod fused_linear;
 
 pub use extension::EncoderKernels;
 
@@ -111,7 +112,8 @@ pub fn dropout<const D: usize>(module: &Dropout, x: Tensor<D>) -> Tensor<D> {
 /// Burn's `Linear::forward` on a `[B, T, in]` input broadcasts the weight over the batch: the
 /// forward runs B small products and the backward computes the weight gradient per batch
 /// element, then sums the B copies. One large product does the same arithmetic in one call,
-/// and its weight gradient is a single `[in, B·T] × [B·T, out]` product. The effective weight
+/// and its weight gradient is a single `[in, B·T] × [B·T, out]` product. On the CPU, with a
+/// bias, the product and the bias are one fused op ([`fused_linear`]). The effective weight
 /// is `layer.weight.val()`, so LoRA adapters attached to it take part as usual.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     let dims = x.dims();
@@ -119,10 +121,24 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     let rows: usize = dims[..D - 1].iter().product();
     let weight = layer.weight.val();
     let d_out = weight.dims()[1];
-    let y = x.reshape([rows, d_in]).matmul(weight);
+    let x = x.reshape([rows, d_in]);
     let y = match &layer.bias {
-        Some(bias) => y + bias.val().unsqueeze::<2>(),
-        None => y,
+        Some(bias) => {
+            let bias = bias.val();
+            let fused = enabled()
+                && on_flex(&x)
+                && [x.dtype(), weight.dtype(), bias.dtype()] == [DType::F32; 3];
+            if fused {
+                Tensor::from_dispatch(<Dispatch as EncoderKernels>::fused_linear(
+                    x.into_dispatch(),
+                    weight.into_dispatch(),
+                    bias.into_dispatch(),
+                ))
+            } else {
+                x.matmul(weight) + bias.unsqueeze::<2>()
+            }
+        }
+        None => x.matmul(weight),
     };
     let mut out = dims;
     out[D - 1] = d_out;
