@@ -123,3 +123,25 @@ fn truncation_names_parse_like_transformers() {
     );
     assert!("sideways".parse::<Truncation>().is_err());
 }
+
+#[test]
+fn each_call_uses_its_own_truncation_settings() {
+    // The tokenizer keeps a copy configured for the last settings: a change must rebuild it.
+    let tokenizer = Tokenizer::from_model_dir(&tiny("tiny-bert")).unwrap();
+    let text = "the quick brown fox jumps over the lazy dog";
+    let len = |options: &EncodeOptions| tokenizer.encode(text, None, options).unwrap()[0].len();
+    let full = len(&EncodeOptions::default());
+    assert!(full > 8);
+    assert_eq!(len(&EncodeOptions::truncate_to(6)), 6);
+    assert_eq!(len(&EncodeOptions::default()), full);
+    assert_eq!(len(&EncodeOptions::truncate_to(8)), 8);
+    // A clone starts from the same vocabulary and settings per call.
+    assert_eq!(
+        tokenizer
+            .clone()
+            .encode(text, None, &EncodeOptions::truncate_to(6))
+            .unwrap()[0]
+            .len(),
+        6
+    );
+}
