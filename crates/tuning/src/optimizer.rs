@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Gradients, Tensor};
+use encoder::kernels::{self, adamw::ApplyStep};
 
 /// Hyper-parameters, with transformers' defaults.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -207,24 +208,44 @@ impl AdamW {
     ) -> Tensor<1> {
         let c = self.config;
         let step = self.steps as i32;
-        let param = if decays && c.weight_decay != 0.0 {
-            param * (1.0 - lr * c.weight_decay)
-        } else {
-            param
-        };
         let (exp_avg, exp_avg_sq) = match self.moments.remove(&id) {
             Some(m) => (m.exp_avg, m.exp_avg_sq),
             None => (grad.zeros_like(), grad.zeros_like()),
         };
-        // exp_avg.lerp_(grad, 1 - beta1)
-        let exp_avg = exp_avg.clone() + (grad.clone() - exp_avg) * (1.0 - c.beta1);
-        // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        let exp_avg_sq = exp_avg_sq * c.beta2 + grad.clone() * grad * (1.0 - c.beta2);
         let bias_correction1 = 1.0 - c.beta1.powi(step);
         let bias_correction2 = 1.0 - c.beta2.powi(step);
         let step_size = lr / bias_correction1;
-        let denom = exp_avg_sq.clone().sqrt() / bias_correction2.sqrt() + c.eps;
-        let param = param - exp_avg.clone() / denom * step_size;
+        let (param, exp_avg, exp_avg_sq) = if kernels::fused_adamw_available(&grad) {
+            // The same arithmetic in three in-place passes (encoder::kernels::adamw).
+            let exp_avg = kernels::adamw_first_moment(exp_avg, grad.clone(), c.beta1);
+            let exp_avg_sq = kernels::adamw_second_moment(exp_avg_sq, grad, c.beta2);
+            let decay = if decays {
+                1.0 - lr * c.weight_decay
+            } else {
+                1.0
+            };
+            let step = ApplyStep {
+                decay: decay as f32,
+                step_size: step_size as f32,
+                bias_correction2_sqrt: bias_correction2.sqrt() as f32,
+                eps: c.eps as f32,
+            };
+            let param = kernels::adamw_apply(param, exp_avg.clone(), exp_avg_sq.clone(), step);
+            (param, exp_avg, exp_avg_sq)
+        } else {
+            let param = if decays && c.weight_decay != 0.0 {
+                param * (1.0 - lr * c.weight_decay)
+            } else {
+                param
+            };
+            // exp_avg.lerp_(grad, 1 - beta1)
+            let exp_avg = exp_avg.clone() + (grad.clone() - exp_avg) * (1.0 - c.beta1);
+            // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            let exp_avg_sq = exp_avg_sq * c.beta2 + grad.clone() * grad * (1.0 - c.beta2);
+            let denom = exp_avg_sq.clone().sqrt() / bias_correction2.sqrt() + c.eps;
+            let param = param - exp_avg.clone() / denom * step_size;
+            (param, exp_avg, exp_avg_sq)
+        };
         self.moments.insert(
             id,
             Moments {

@@ -9,9 +9,10 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Flex, backend_extension};
+use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension};
 use burn::tensor::{Bytes, DType, Shape};
 
+use super::adamw::{self, ApplyStep};
 use super::attention_softmax::{self, Rows};
 use super::dropout::{self, MaskSeed};
 use super::erf_gelu;
@@ -38,6 +39,35 @@ pub trait EncoderKernels: Backend {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// AdamW's first moment `exp_avg + (grad − exp_avg)·weight` (`weight = 1 − β1`), in place
+    /// when `exp_avg` is not shared. Optimizer arithmetic: never differentiated.
+    fn adamw_first_moment(
+        exp_avg: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        weight: f32,
+    ) -> FloatTensor<Self>;
+
+    /// AdamW's second moment `exp_avg_sq·β2 + grad²·weight` (`weight = 1 − β2`), in place
+    /// when not shared.
+    fn adamw_second_moment(
+        exp_avg_sq: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        beta2: f32,
+        weight: f32,
+    ) -> FloatTensor<Self>;
+
+    /// AdamW's parameter update
+    /// `param·decay − exp_avg / (√exp_avg_sq / bias_correction2_sqrt + eps) · step_size`.
+    fn adamw_apply(
+        param: FloatTensor<Self>,
+        exp_avg: FloatTensor<Self>,
+        exp_avg_sq: FloatTensor<Self>,
+        decay: f32,
+        step_size: f32,
+        bias_correction2_sqrt: f32,
+        eps: f32,
     ) -> FloatTensor<Self>;
 }
 
@@ -202,6 +232,41 @@ impl EncoderKernels for Flex {
     ) -> FloatTensor<Self> {
         flex_linear(x, weight, bias)
     }
+
+    fn adamw_first_moment(
+        exp_avg: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        weight: f32,
+    ) -> FloatTensor<Self> {
+        flex_adamw_first_moment(exp_avg, grad, weight)
+    }
+
+    fn adamw_second_moment(
+        exp_avg_sq: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        beta2: f32,
+        weight: f32,
+    ) -> FloatTensor<Self> {
+        flex_adamw_second_moment(exp_avg_sq, grad, beta2, weight)
+    }
+
+    fn adamw_apply(
+        param: FloatTensor<Self>,
+        exp_avg: FloatTensor<Self>,
+        exp_avg_sq: FloatTensor<Self>,
+        decay: f32,
+        step_size: f32,
+        bias_correction2_sqrt: f32,
+        eps: f32,
+    ) -> FloatTensor<Self> {
+        let step = ApplyStep {
+            decay,
+            step_size,
+            bias_correction2_sqrt,
+            eps,
+        };
+        flex_adamw_apply(param, exp_avg, exp_avg_sq, step)
+    }
 }
 
 /// The dimensions `[rows, cols]` of a 2-D tensor.
@@ -232,6 +297,54 @@ fn flex_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTenso
         n,
     );
     with_shape(out, &[m, n])
+}
+
+/// `x` as a dense f32 tensor whose buffer this call may write: itself when unshared, a copy
+/// otherwise.
+fn owned_dense(x: FlexTensor) -> FlexTensor {
+    let mut x = densified(x);
+    if x.is_unique() && x.try_storage_mut::<f32>().is_some() {
+        return x;
+    }
+    let values = dense_f32(&x).expect("densified").to_vec();
+    from_vec(values, &x)
+}
+
+/// Runs `update` on the elements of `target` (made writable) and returns it.
+fn updated_in_place(target: FlexTensor, update: impl FnOnce(&mut [f32])) -> FlexTensor {
+    let mut target = owned_dense(target);
+    let n = target.layout().num_elements();
+    update(&mut target.try_storage_mut::<f32>().expect("owned above")[..n]);
+    target
+}
+
+fn flex_adamw_first_moment(exp_avg: FlexTensor, grad: FlexTensor, weight: f32) -> FlexTensor {
+    let grad = densified(grad);
+    let g = dense_f32(&grad).expect("densified");
+    updated_in_place(exp_avg, |m| adamw::first_moment(m, g, weight))
+}
+
+fn flex_adamw_second_moment(
+    exp_avg_sq: FlexTensor,
+    grad: FlexTensor,
+    beta2: f32,
+    weight: f32,
+) -> FlexTensor {
+    let grad = densified(grad);
+    let g = dense_f32(&grad).expect("densified");
+    updated_in_place(exp_avg_sq, |v| adamw::second_moment(v, g, beta2, weight))
+}
+
+fn flex_adamw_apply(
+    param: FlexTensor,
+    exp_avg: FlexTensor,
+    exp_avg_sq: FlexTensor,
+    step: ApplyStep,
+) -> FlexTensor {
+    let (exp_avg, exp_avg_sq) = (densified(exp_avg), densified(exp_avg_sq));
+    let m = dense_f32(&exp_avg).expect("densified");
+    let v = dense_f32(&exp_avg_sq).expect("densified");
+    updated_in_place(param, |p| adamw::apply(p, m, v, step))
 }
 
 /// The backward step of [`EncoderKernels::erf_gelu`]; its state is the forward input.
@@ -314,6 +427,57 @@ impl Backward<Flex, 3> for LinearBackward {
 }
 
 impl<C: CheckpointStrategy> EncoderKernels for Autodiff<Flex, C> {
+    // The optimizer updates run on the inner (non-autodiff) tensors; on autodiff ones they
+    // are plain untracked arithmetic.
+    fn adamw_first_moment(
+        exp_avg: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        weight: f32,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(flex_adamw_first_moment(
+            Self::inner(exp_avg),
+            Self::inner(grad),
+            weight,
+        ))
+    }
+
+    fn adamw_second_moment(
+        exp_avg_sq: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        beta2: f32,
+        weight: f32,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(flex_adamw_second_moment(
+            Self::inner(exp_avg_sq),
+            Self::inner(grad),
+            beta2,
+            weight,
+        ))
+    }
+
+    fn adamw_apply(
+        param: FloatTensor<Self>,
+        exp_avg: FloatTensor<Self>,
+        exp_avg_sq: FloatTensor<Self>,
+        decay: f32,
+        step_size: f32,
+        bias_correction2_sqrt: f32,
+        eps: f32,
+    ) -> FloatTensor<Self> {
+        let step = ApplyStep {
+            decay,
+            step_size,
+            bias_correction2_sqrt,
+            eps,
+        };
+        Self::from_inner(flex_adamw_apply(
+            Self::inner(param),
+            Self::inner(exp_avg),
+            Self::inner(exp_avg_sq),
+            step,
+        ))
+    }
+
     fn fused_linear(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

@@ -9,6 +9,7 @@
 
 #[macro_use]
 mod simd;
+pub mod adamw;
 pub mod attention_softmax;
 pub mod dropout;
 pub mod erf_gelu;
@@ -143,4 +144,47 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     let mut out = dims;
     out[D - 1] = d_out;
     y.reshape(out)
+}
+
+/// Whether [`adamw_first_moment`], [`adamw_second_moment`] and [`adamw_apply`] run fused for
+/// tensors like `t` (f32 on the CPU, kernels on). Otherwise the optimizer uses Burn's ops.
+pub fn fused_adamw_available(t: &Tensor<1>) -> bool {
+    enabled() && on_flex(t) && t.dtype() == DType::F32
+}
+
+/// AdamW's first moment in one pass: `exp_avg + (grad − exp_avg)·(1 − β1)`.
+pub fn adamw_first_moment(exp_avg: Tensor<1>, grad: Tensor<1>, beta1: f64) -> Tensor<1> {
+    Tensor::from_dispatch(<Dispatch as EncoderKernels>::adamw_first_moment(
+        exp_avg.into_dispatch(),
+        grad.into_dispatch(),
+        (1.0 - beta1) as f32,
+    ))
+}
+
+/// AdamW's second moment in one pass: `exp_avg_sq·β2 + grad²·(1 − β2)`.
+pub fn adamw_second_moment(exp_avg_sq: Tensor<1>, grad: Tensor<1>, beta2: f64) -> Tensor<1> {
+    Tensor::from_dispatch(<Dispatch as EncoderKernels>::adamw_second_moment(
+        exp_avg_sq.into_dispatch(),
+        grad.into_dispatch(),
+        beta2 as f32,
+        (1.0 - beta2) as f32,
+    ))
+}
+
+/// AdamW's parameter update in one pass (see [`adamw::ApplyStep`] for the scalars).
+pub fn adamw_apply(
+    param: Tensor<1>,
+    exp_avg: Tensor<1>,
+    exp_avg_sq: Tensor<1>,
+    step: adamw::ApplyStep,
+) -> Tensor<1> {
+    Tensor::from_dispatch(<Dispatch as EncoderKernels>::adamw_apply(
+        param.into_dispatch(),
+        exp_avg.into_dispatch(),
+        exp_avg_sq.into_dispatch(),
+        step.decay,
+        step.step_size,
+        step.bias_correction2_sqrt,
+        step.eps,
+    ))
 }
