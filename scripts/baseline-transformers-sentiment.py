@@ -81,7 +81,8 @@ def main():
         # transformers 5: a float warmup_steps < 1 is a ratio, rounded up like ours.
         warmup_steps=a.warmup_ratio, weight_decay=a.weight_decay, seed=a.seed,
         eval_strategy="epoch", save_strategy="no", logging_steps=25, report_to=[],
-        group_by_length=a.group_by_length,
+        # transformers 5 names Trainer's length-grouped sampler this way (was group_by_length).
+        train_sampling_strategy="group_by_length" if a.group_by_length else "random",
         dataloader_num_workers=0, use_cpu=True)
 
     def accuracy(pred):
