@@ -112,38 +112,19 @@ fn fused_linear_matches_burn_values_and_gradients() {
 
     let fused_grads = (fused * probe.clone()).sum().backward();
     let reference_grads = (reference * probe).sum().backward();
-    let grad_pairs = [
-        (
-            flat(x.grad(&fused_grads).unwrap()),
-            flat(x.grad(&reference_grads).unwrap()),
-        ),
-        (
-            values(layer.weight.val().grad(&fused_grads).unwrap()),
-            values(layer.weight.val().grad(&reference_grads).unwrap()),
-        ),
-        (
-            values(
-                layer
-                    .bias
-                    .as_ref()
-                    .unwrap()
-                    .val()
-                    .grad(&fused_grads)
-                    .unwrap()
-                    .unsqueeze::<2>(),
-            ),
-            values(
-                layer
-                    .bias
-                    .as_ref()
-                    .unwrap()
-                    .val()
-                    .grad(&reference_grads)
-                    .unwrap()
-                    .unsqueeze::<2>(),
-            ),
-        ),
-    ];
+    // Each parameter's gradient under both graphs, flattened.
+    let grads_of = |grads| {
+        let bias = layer.bias.as_ref().unwrap().val().grad(grads).unwrap();
+        [
+            flat(x.grad(grads).unwrap()),
+            values(layer.weight.val().grad(grads).unwrap()),
+            values(bias.unsqueeze::<2>()),
+        ]
+    };
+    let grad_pairs: Vec<_> = grads_of(&fused_grads)
+        .into_iter()
+        .zip(grads_of(&reference_grads))
+        .collect();
     for (name, (got, want)) in ["input", "weight", "bias"].iter().zip(&grad_pairs) {
         // Sums of up to 33 products of N(0, 1) values: 1e-5 is ~100 ulps at that size.
         assert!(max_abs_diff(got, want) < 1e-5, "{name} gradient differs");
