@@ -259,13 +259,15 @@ impl EncoderKernels for Flex {
         bias_correction2_sqrt: f32,
         eps: f32,
     ) -> FloatTensor<Self> {
-        let step = ApplyStep {
+        flex_adamw_apply(
+            param,
+            exp_avg,
+            exp_avg_sq,
             decay,
             step_size,
             bias_correction2_sqrt,
             eps,
-        };
-        flex_adamw_apply(param, exp_avg, exp_avg_sq, step)
+        )
     }
 }
 
@@ -339,8 +341,17 @@ fn flex_adamw_apply(
     param: FlexTensor,
     exp_avg: FlexTensor,
     exp_avg_sq: FlexTensor,
-    step: ApplyStep,
+    decay: f32,
+    step_size: f32,
+    bias_correction2_sqrt: f32,
+    eps: f32,
 ) -> FlexTensor {
+    let step = ApplyStep {
+        decay,
+        step_size,
+        bias_correction2_sqrt,
+        eps,
+    };
     let (exp_avg, exp_avg_sq) = (densified(exp_avg), densified(exp_avg_sq));
     let m = dense_f32(&exp_avg).expect("densified");
     let v = dense_f32(&exp_avg_sq).expect("densified");
@@ -464,17 +475,14 @@ impl<C: CheckpointStrategy> EncoderKernels for Autodiff<Flex, C> {
         bias_correction2_sqrt: f32,
         eps: f32,
     ) -> FloatTensor<Self> {
-        let step = ApplyStep {
-            decay,
-            step_size,
-            bias_correction2_sqrt,
-            eps,
-        };
         Self::from_inner(flex_adamw_apply(
             Self::inner(param),
             Self::inner(exp_avg),
             Self::inner(exp_avg_sq),
-            step,
+            decay,
+            step_size,
+            bias_correction2_sqrt,
+            eps,
         ))
     }
 
