@@ -12,6 +12,7 @@
 pub mod args;
 pub mod checkpoint;
 pub mod cli;
+pub mod compare;
 pub mod labels;
 pub mod log;
 pub mod lora;
