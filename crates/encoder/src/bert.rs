@@ -183,10 +183,19 @@ impl BertSelfAttention {
     /// padding (see [`BertModel::mask_bias`]).
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         let [batch, seq, hidden_size] = hidden.dims();
-        let q = self.split_heads(crate::kernels::linear(&self.query, hidden.clone()));
-        let k = self.split_heads(crate::kernels::linear(&self.key, hidden.clone()));
-        let v = self.split_heads(crate::kernels::linear(&self.value, hidden));
+        let q = crate::kernels::linear(&self.query, hidden.clone());
+        let k = crate::kernels::linear(&self.key, hidden.clone());
+        let v = crate::kernels::linear(&self.value, hidden);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
+        if crate::kernels::fused_attention_applies(&q, &mask_bias) {
+            // Inference on the CPU: one kernel, no head-splitting copies (same result).
+            return crate::kernels::fused_attention(q, k, v, mask_bias, self.num_heads, scale);
+        }
+        let (q, k, v) = (
+            self.split_heads(q),
+            self.split_heads(k),
+            self.split_heads(v),
+        );
         // softmax(QKᵀ/√d + mask), fused into one pass per row on the CPU.
         let probs = crate::kernels::attention_softmax(q.matmul(k.transpose()), mask_bias, scale);
         let probs = crate::kernels::dropout(&self.dropout, probs);

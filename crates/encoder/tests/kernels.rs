@@ -163,3 +163,71 @@ fn fused_linear_on_a_transposed_input_and_without_tracked_weights() {
         "frozen weight got a gradient"
     );
 }
+
+/// Attention composed from Burn's operations, as `BertSelfAttention` does in training.
+fn composed_attention(
+    q: Tensor<3>,
+    k: Tensor<3>,
+    v: Tensor<3>,
+    mask: Tensor<4>,
+    heads: usize,
+    scale: f64,
+) -> Tensor<3> {
+    let [batch, seq, hidden] = q.dims();
+    let split = |x: Tensor<3>| {
+        x.reshape([batch, seq, heads, hidden / heads])
+            .swap_dims(1, 2)
+    };
+    let probs =
+        burn::tensor::activation::softmax(split(q).matmul(split(k).transpose()) * scale + mask, 3);
+    probs
+        .matmul(split(v))
+        .swap_dims(1, 2)
+        .reshape([batch, seq, hidden])
+}
+
+#[test]
+fn fused_attention_matches_the_composed_operations() {
+    let device = Device::flex();
+    device.seed(5);
+    let (batch, seq, heads, hidden) = (3, 23, 4, 32);
+    let x = || {
+        Tensor::<3>::random(
+            [batch, seq, hidden],
+            Distribution::Normal(0.0, 1.5),
+            &device,
+        )
+    };
+    let (q, k, v) = (x(), x(), x());
+    // Sequence 1 is padded after 15 tokens, sequence 2 after 22 (BertModel's mask bias).
+    let mut bias = vec![0.0f32; batch * seq];
+    bias[seq + 15..2 * seq].fill(f32::MIN);
+    bias[3 * seq - 1] = f32::MIN;
+    let mask = Tensor::<1>::from_floats(bias.as_slice(), &device).reshape([batch, 1, 1, seq]);
+    assert!(encoder::kernels::fused_attention_applies(&q, &mask));
+    let scale = 1.0 / ((hidden / heads) as f64).sqrt();
+    let fused = encoder::kernels::fused_attention(
+        q.clone(),
+        k.clone(),
+        v.clone(),
+        mask.clone(),
+        heads,
+        scale,
+    );
+    let want = composed_attention(q, k, v, mask, heads, scale);
+    let flat = |t: Tensor<3>| values(t.reshape([batch * seq, hidden]));
+    let (got, want) = (flat(fused), flat(want));
+    assert!(
+        max_abs_diff(&got, &want) < 1e-5,
+        "{}",
+        max_abs_diff(&got, &want)
+    );
+}
+
+#[test]
+fn fused_attention_is_not_used_where_gradients_are_needed() {
+    let device = Device::flex().autodiff();
+    let q = Tensor::<3>::zeros([2, 4, 8], &device);
+    let mask = Tensor::<4>::zeros([2, 1, 1, 4], &device);
+    assert!(!encoder::kernels::fused_attention_applies(&q, &mask));
+}

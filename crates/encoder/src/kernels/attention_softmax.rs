@@ -65,6 +65,12 @@ fn backward_rows(probs: &[f32], grad: &mut [f32], keys: usize, scale: f32) {
 widest_simd!(forward_rows_simd => forward_rows(block: &mut [f32], first_row: usize, mask: &[f32], rows: Rows, scale: f32));
 widest_simd!(backward_rows_simd => backward_rows(probs: &[f32], grad: &mut [f32], keys: usize, scale: f32));
 
+/// The softmax of every row of `block` on the calling thread (one task's share of a larger
+/// call); row `i` uses mask row `i / rows.rows_per_mask` of `mask`.
+pub(crate) fn softmax_rows(block: &mut [f32], mask: &[f32], rows: Rows, scale: f32) {
+    forward_rows_simd(block, 0, mask, rows, scale)
+}
+
 fn check(len: usize, mask_len: usize, rows: Rows) {
     assert!(
         rows.keys > 0 && len.is_multiple_of(rows.keys),

@@ -13,6 +13,7 @@ use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension}
 use burn::tensor::{Bytes, DType, Shape};
 
 use super::adamw::{self, ApplyStep};
+use super::attention::{self, Shape as AttentionShape};
 use super::attention_softmax::{self, Rows};
 use super::dropout::{self, MaskSeed};
 use super::erf_gelu;
@@ -28,6 +29,18 @@ pub trait EncoderKernels: Backend {
     fn attention_softmax(
         scores: FloatTensor<Self>,
         mask_bias: FloatTensor<Self>,
+        scale: f32,
+    ) -> FloatTensor<Self>;
+
+    /// Multi-head attention for inference: `softmax(Q·Kᵀ·scale + mask)·V` per head, for f32
+    /// `[B, T, H]` projections and a `[B, 1, 1, T]` mask bias, `[B, T, H]` out. No backward
+    /// pass: tracked (training) inputs are refused.
+    fn attention_context(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        mask_bias: FloatTensor<Self>,
+        heads: usize,
         scale: f32,
     ) -> FloatTensor<Self>;
 
@@ -192,6 +205,45 @@ fn flex_attention_softmax_backward(probs: FlexTensor, grad: FlexTensor, scale: f
     from_vec(out, &grad)
 }
 
+fn flex_attention_context(
+    q: FlexTensor,
+    k: FlexTensor,
+    v: FlexTensor,
+    mask_bias: FlexTensor,
+    heads: usize,
+    scale: f32,
+) -> FlexTensor {
+    let (q, k, v, mask) = (
+        densified(q),
+        densified(k),
+        densified(v),
+        densified(mask_bias),
+    );
+    let dims = q.layout().shape()[..].to_vec();
+    let [batch, seq, hidden] = dims[..] else {
+        panic!("fused attention: projections must be [B, T, H], got {dims:?}");
+    };
+    assert!(
+        heads > 0 && hidden.is_multiple_of(heads),
+        "fused attention: {hidden} columns do not split into {heads} heads"
+    );
+    let shape = AttentionShape {
+        batch,
+        seq,
+        heads,
+        head_dim: hidden / heads,
+    };
+    let out = attention::forward(
+        dense_f32(&q).expect("densified"),
+        dense_f32(&k).expect("densified"),
+        dense_f32(&v).expect("densified"),
+        dense_f32(&mask).expect("densified"),
+        shape,
+        scale,
+    );
+    with_shape(out, &dims)
+}
+
 /// Dropout on a Flex tensor: in place when the buffer is not shared. Also the backward pass
 /// (the same mask applied to the gradient).
 fn flex_dropout(x: FlexTensor, prob: f32, seed: u64) -> FlexTensor {
@@ -223,6 +275,17 @@ impl EncoderKernels for Flex {
 
     fn seeded_dropout(x: FloatTensor<Self>, prob: f32, seed: u64) -> FloatTensor<Self> {
         flex_dropout(x, prob, seed)
+    }
+
+    fn attention_context(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        mask_bias: FloatTensor<Self>,
+        heads: usize,
+        scale: f32,
+    ) -> FloatTensor<Self> {
+        flex_attention_context(q, k, v, mask_bias, heads, scale)
     }
 
     fn fused_linear(
@@ -437,7 +500,48 @@ impl Backward<Flex, 3> for LinearBackward {
     }
 }
 
+/// [`EncoderKernels::attention_context`] has no backward pass; this marks it in the graph
+/// so a tracked call is caught instead of silently cutting the gradient.
+#[derive(Debug)]
+struct NoBackward;
+
+impl Backward<Flex, 3> for NoBackward {
+    type State = ();
+
+    fn backward(self, _: Ops<Self::State, 3>, _: &mut Gradients, _: &mut Checkpointer) {
+        unreachable!("fused attention is never recorded for backward")
+    }
+}
+
 impl<C: CheckpointStrategy> EncoderKernels for Autodiff<Flex, C> {
+    fn attention_context(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        mask_bias: FloatTensor<Self>,
+        heads: usize,
+        scale: f32,
+    ) -> FloatTensor<Self> {
+        match NoBackward
+            .prepare::<C>([q.node(), k.node(), v.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::UnTracked(prep) => prep.finish(flex_attention_context(
+                q.into_primitive(),
+                k.into_primitive(),
+                v.into_primitive(),
+                mask_bias.into_primitive(),
+                heads,
+                scale,
+            )),
+            OpsKind::Tracked(_) => panic!(
+                "fused attention has no backward pass: kernels::fused_attention_applies \
+                 routes training through Burn's operations"
+            ),
+        }
+    }
+
     // The optimizer updates run on the inner (non-autodiff) tensors; on autodiff ones they
     // are plain untracked arithmetic.
     fn adamw_first_moment(

@@ -10,6 +10,7 @@
 #[macro_use]
 mod simd;
 pub mod adamw;
+pub mod attention;
 pub mod attention_softmax;
 pub mod dropout;
 pub mod erf_gelu;
@@ -72,6 +73,39 @@ pub fn attention_softmax(scores: Tensor<4>, mask_bias: Tensor<4>, scale: f64) ->
     } else {
         burn::tensor::activation::softmax(scores * scale + mask_bias, 3)
     }
+}
+
+/// Whether [`fused_attention`] applies: inference (no autodiff) on the CPU, f32, with a
+/// `[B, 1, 1, T]` mask for `[B, T, H]` projections. Training composes attention from Burn's
+/// operations (the fused kernel has no backward pass).
+pub fn fused_attention_applies(q: &Tensor<3>, mask_bias: &Tensor<4>) -> bool {
+    let [batch, seq, _] = q.dims();
+    enabled()
+        && on_flex(q)
+        && !q.device().is_autodiff()
+        && q.dtype() == DType::F32
+        && mask_bias.dtype() == DType::F32
+        && mask_bias.dims() == [batch, 1, 1, seq]
+}
+
+/// The attention context `softmax(Q·Kᵀ·scale + mask)·V` over `heads` heads, from and to
+/// `[B, T, H]`, in one kernel ([`attention`]). Check [`fused_attention_applies`] first.
+pub fn fused_attention(
+    q: Tensor<3>,
+    k: Tensor<3>,
+    v: Tensor<3>,
+    mask_bias: Tensor<4>,
+    heads: usize,
+    scale: f64,
+) -> Tensor<3> {
+    Tensor::from_dispatch(<Dispatch as EncoderKernels>::attention_context(
+        q.into_dispatch(),
+        k.into_dispatch(),
+        v.into_dispatch(),
+        mask_bias.into_dispatch(),
+        heads,
+        scale as f32,
+    ))
 }
 
 /// `module`'s dropout (active only in training, on an autodiff device, as Burn's
