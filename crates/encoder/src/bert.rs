@@ -188,8 +188,17 @@ impl BertSelfAttention {
         let v = crate::kernels::linear(&self.value, hidden);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         if crate::kernels::fused_attention_applies(&q, &mask_bias) {
-            // Inference on the CPU: one kernel, no head-splitting copies (same result).
-            return crate::kernels::fused_attention(q, k, v, mask_bias, self.num_heads, scale);
+            // On the CPU: one kernel (and one backward), no head-splitting copies; the same
+            // result and dropout masks as the operations below.
+            return crate::kernels::fused_attention(
+                q,
+                k,
+                v,
+                mask_bias,
+                self.num_heads,
+                scale,
+                &self.dropout,
+            );
         }
         let (q, k, v) = (
             self.split_heads(q),

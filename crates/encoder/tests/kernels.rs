@@ -164,58 +164,66 @@ fn fused_linear_on_a_transposed_input_and_without_tracked_weights() {
     );
 }
 
-/// Attention composed from Burn's operations, as `BertSelfAttention` does in training.
+/// Attention composed from Burn's operations, as `BertSelfAttention` did before the fused
+/// kernel (and still does on other backends).
 fn composed_attention(
-    q: Tensor<3>,
-    k: Tensor<3>,
-    v: Tensor<3>,
+    [q, k, v]: [Tensor<3>; 3],
     mask: Tensor<4>,
     heads: usize,
     scale: f64,
+    dropout: &burn::nn::Dropout,
 ) -> Tensor<3> {
     let [batch, seq, hidden] = q.dims();
     let split = |x: Tensor<3>| {
         x.reshape([batch, seq, heads, hidden / heads])
             .swap_dims(1, 2)
     };
-    let probs =
-        burn::tensor::activation::softmax(split(q).matmul(split(k).transpose()) * scale + mask, 3);
+    let scores = split(q).matmul(split(k).transpose());
+    let probs = burn::tensor::activation::softmax(scores * scale + mask, 3);
+    let probs = encoder::kernels::dropout(dropout, probs);
     probs
         .matmul(split(v))
         .swap_dims(1, 2)
         .reshape([batch, seq, hidden])
 }
 
+const HEADS: usize = 4;
+
+/// Q, K, V of 3 sequences of 23 tokens, 4 heads of 8; sequence 1 padded after 15 tokens,
+/// sequence 2 after 22 (BertModel's mask bias).
+fn attention_inputs(device: &Device) -> ([Tensor<3>; 3], Tensor<4>) {
+    let (batch, seq, hidden) = (3, 23, 32);
+    let x = || Tensor::<3>::random([batch, seq, hidden], Distribution::Normal(0.0, 1.5), device);
+    let mut bias = vec![0.0f32; batch * seq];
+    bias[seq + 15..2 * seq].fill(f32::MIN);
+    bias[3 * seq - 1] = f32::MIN;
+    let mask = Tensor::<1>::from_floats(bias.as_slice(), device).reshape([batch, 1, 1, seq]);
+    ([x(), x(), x()], mask)
+}
+
+fn flat(t: Tensor<3>) -> Vec<f32> {
+    let [b, s, h] = t.dims();
+    values(t.reshape([b * s, h]))
+}
+
 #[test]
 fn fused_attention_matches_the_composed_operations() {
     let device = Device::flex();
     device.seed(5);
-    let (batch, seq, heads, hidden) = (3, 23, 4, 32);
-    let x = || {
-        Tensor::<3>::random(
-            [batch, seq, hidden],
-            Distribution::Normal(0.0, 1.5),
-            &device,
-        )
-    };
-    let (q, k, v) = (x(), x(), x());
-    // Sequence 1 is padded after 15 tokens, sequence 2 after 22 (BertModel's mask bias).
-    let mut bias = vec![0.0f32; batch * seq];
-    bias[seq + 15..2 * seq].fill(f32::MIN);
-    bias[3 * seq - 1] = f32::MIN;
-    let mask = Tensor::<1>::from_floats(bias.as_slice(), &device).reshape([batch, 1, 1, seq]);
+    let ([q, k, v], mask) = attention_inputs(&device);
     assert!(encoder::kernels::fused_attention_applies(&q, &mask));
-    let scale = 1.0 / ((hidden / heads) as f64).sqrt();
+    let scale = 1.0 / 8f64.sqrt();
+    let no_dropout = burn::nn::DropoutConfig::new(0.1).init();
     let fused = encoder::kernels::fused_attention(
         q.clone(),
         k.clone(),
         v.clone(),
         mask.clone(),
-        heads,
+        HEADS,
         scale,
+        &no_dropout,
     );
-    let want = composed_attention(q, k, v, mask, heads, scale);
-    let flat = |t: Tensor<3>| values(t.reshape([batch * seq, hidden]));
+    let want = composed_attention([q, k, v], mask, HEADS, scale, &no_dropout);
     let (got, want) = (flat(fused), flat(want));
     assert!(
         max_abs_diff(&got, &want) < 1e-5,
@@ -225,9 +233,44 @@ fn fused_attention_matches_the_composed_operations() {
 }
 
 #[test]
-fn fused_attention_is_not_used_where_gradients_are_needed() {
+fn fused_attention_gradients_and_dropout_masks_match_the_composed_operations() {
     let device = Device::flex().autodiff();
-    let q = Tensor::<3>::zeros([2, 4, 8], &device);
-    let mask = Tensor::<4>::zeros([2, 1, 1, 4], &device);
-    assert!(!encoder::kernels::fused_attention_applies(&q, &mask));
+    device.seed(6);
+    let (inputs, mask) = attention_inputs(&device);
+    let inputs = inputs.map(|x| x.require_grad());
+    let weights = Tensor::<3>::random([3, 23, 32], Distribution::Normal(0.0, 1.0), &device);
+    let scale = 1.0 / 8f64.sqrt();
+    let dropout = burn::nn::DropoutConfig::new(0.2).init();
+    // Both paths draw their mask seed from the device generator: seed it the same way.
+    device.seed(42);
+    let [q, k, v] = inputs.clone();
+    let fused = encoder::kernels::fused_attention(q, k, v, mask.clone(), HEADS, scale, &dropout);
+    device.seed(42);
+    let composed = composed_attention(inputs.clone(), mask, HEADS, scale, &dropout);
+    let fused_values = flat(fused.clone());
+    assert!(max_abs_diff(&fused_values, &flat(composed.clone())) < 1e-5);
+    let fused_grads = (fused * weights.clone()).sum().backward();
+    let composed_grads = (composed * weights).sum().backward();
+    for (i, x) in inputs.iter().enumerate() {
+        let a = flat(x.grad(&fused_grads).unwrap());
+        let b = flat(x.grad(&composed_grads).unwrap());
+        assert!(
+            max_abs_diff(&a, &b) < 1e-5,
+            "input {i}: {}",
+            max_abs_diff(&a, &b)
+        );
+    }
+    // Dropout acted: without it the output differs.
+    device.seed(42);
+    let [q, k, v] = inputs;
+    let undropped = encoder::kernels::fused_attention(
+        q.inner(),
+        k.inner(),
+        v.inner(),
+        attention_inputs(&Device::flex()).1,
+        HEADS,
+        scale,
+        &dropout,
+    );
+    assert!(max_abs_diff(&flat(undropped), &fused_values) > 1e-2);
 }

@@ -71,6 +71,11 @@ pub(crate) fn softmax_rows(block: &mut [f32], mask: &[f32], rows: Rows, scale: f
     forward_rows_simd(block, 0, mask, rows, scale)
 }
 
+/// [`backward_in_place`] for one block on the calling thread.
+pub(crate) fn softmax_backward_rows(probs: &[f32], grad: &mut [f32], keys: usize, scale: f32) {
+    backward_rows_simd(probs, grad, keys, scale)
+}
+
 fn check(len: usize, mask_len: usize, rows: Rows) {
     assert!(
         rows.keys > 0 && len.is_multiple_of(rows.keys),

@@ -98,6 +98,15 @@ pub fn apply_in_place(values: &mut [f32], prob: f32, seed: MaskSeed) {
         .for_each(|(c, v)| apply_simd(v, c * CHUNK, seed, threshold, scale));
 }
 
+/// Dropout in place of one block of a larger tensor, on the calling thread: `values[i]` is
+/// element `first + i` of the tensor, so the mask is the one [`apply_in_place`] would draw
+/// for the whole tensor (the attention kernel drops one head's probabilities at a time).
+pub fn apply_block_in_place(values: &mut [f32], first: usize, prob: f32, seed: MaskSeed) {
+    check_len(first + values.len());
+    let (threshold, scale) = threshold_and_scale(prob);
+    apply_simd(values, first, seed, threshold, scale);
+}
+
 /// `out ← dropout(x)`.
 pub fn apply_into(x: &[f32], out: &mut [f32], prob: f32, seed: MaskSeed) {
     check_len(x.len());

@@ -13,7 +13,7 @@ use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension}
 use burn::tensor::{Bytes, DType, Shape};
 
 use super::adamw::{self, ApplyStep};
-use super::attention::{self, Shape as AttentionShape};
+use super::attention::{self, ProbsDropout, Shape as AttentionShape};
 use super::attention_softmax::{self, Rows};
 use super::dropout::{self, MaskSeed};
 use super::erf_gelu;
@@ -32,9 +32,12 @@ pub trait EncoderKernels: Backend {
         scale: f32,
     ) -> FloatTensor<Self>;
 
-    /// Multi-head attention for inference: `softmax(Q·Kᵀ·scale + mask)·V` per head, for f32
-    /// `[B, T, H]` projections and a `[B, 1, 1, T]` mask bias, `[B, T, H]` out. No backward
-    /// pass: tracked (training) inputs are refused.
+    /// Multi-head attention `dropout(softmax(Q·Kᵀ·scale + mask))·V` per head, for f32
+    /// `[B, T, H]` projections and a `[B, 1, 1, T]` mask bias (a constant: no gradient),
+    /// `[B, T, H]` out. Dropout on the probabilities with `dropout_prob` (0: none), its mask
+    /// hashed from `seed` as [`EncoderKernels::seeded_dropout`] would for the `[B, N, T, T]`
+    /// probabilities.
+    #[allow(clippy::too_many_arguments)]
     fn attention_context(
         q: FloatTensor<Self>,
         k: FloatTensor<Self>,
@@ -42,6 +45,8 @@ pub trait EncoderKernels: Backend {
         mask_bias: FloatTensor<Self>,
         heads: usize,
         scale: f32,
+        dropout_prob: f32,
+        seed: u64,
     ) -> FloatTensor<Self>;
 
     /// Dropout with drop probability `prob`, its mask a hash of `(seed, element index)`.
@@ -205,46 +210,75 @@ fn flex_attention_softmax_backward(probs: FlexTensor, grad: FlexTensor, scale: f
     from_vec(out, &grad)
 }
 
-fn flex_attention_context(
+/// The operands of a fused attention call, made dense, and their shape.
+struct AttentionOperands {
     q: FlexTensor,
     k: FlexTensor,
     v: FlexTensor,
-    mask_bias: FlexTensor,
-    heads: usize,
-    scale: f32,
-) -> FlexTensor {
-    let (q, k, v, mask) = (
-        densified(q),
-        densified(k),
-        densified(v),
-        densified(mask_bias),
-    );
-    let dims = q.layout().shape()[..].to_vec();
-    let [batch, seq, hidden] = dims[..] else {
-        panic!("fused attention: projections must be [B, T, H], got {dims:?}");
-    };
-    assert!(
-        heads > 0 && hidden.is_multiple_of(heads),
-        "fused attention: {hidden} columns do not split into {heads} heads"
-    );
-    let shape = AttentionShape {
-        batch,
-        seq,
-        heads,
-        head_dim: hidden / heads,
-    };
-    let out = attention::forward(
-        dense_f32(&q).expect("densified"),
-        dense_f32(&k).expect("densified"),
-        dense_f32(&v).expect("densified"),
-        dense_f32(&mask).expect("densified"),
-        shape,
-        scale,
-    );
-    with_shape(out, &dims)
+    shape: AttentionShape,
+    dims: Vec<usize>,
 }
 
-/// Dropout on a Flex tensor: in place when the buffer is not shared. Also the backward pass
+impl AttentionOperands {
+    fn new(q: FlexTensor, k: FlexTensor, v: FlexTensor, heads: usize) -> Self {
+        let (q, k, v) = (densified(q), densified(k), densified(v));
+        let dims = q.layout().shape()[..].to_vec();
+        let [batch, seq, hidden] = dims[..] else {
+            panic!("fused attention: projections must be [B, T, H], got {dims:?}");
+        };
+        assert!(
+            heads > 0 && hidden.is_multiple_of(heads),
+            "fused attention: {hidden} columns do not split into {heads} heads"
+        );
+        let shape = AttentionShape {
+            batch,
+            seq,
+            heads,
+            head_dim: hidden / heads,
+        };
+        Self {
+            q,
+            k,
+            v,
+            shape,
+            dims,
+        }
+    }
+
+    fn slices(&self) -> (&[f32], &[f32], &[f32]) {
+        (
+            dense_f32(&self.q).expect("densified"),
+            dense_f32(&self.k).expect("densified"),
+            dense_f32(&self.v).expect("densified"),
+        )
+    }
+}
+
+fn probs_dropout(prob: f32, seed: u64) -> Option<ProbsDropout> {
+    (prob > 0.0).then(|| ProbsDropout {
+        prob,
+        seed: MaskSeed::new(seed),
+    })
+}
+
+/// The context alone (inference, or training where no input needs a gradient).
+fn flex_attention_context(
+    operands: &AttentionOperands,
+    mask_bias: FlexTensor,
+    scale: f32,
+    dropout: Option<ProbsDropout>,
+) -> FlexTensor {
+    let mask = densified(mask_bias);
+    let mask = dense_f32(&mask).expect("densified");
+    let (q, k, v) = operands.slices();
+    let out = match dropout {
+        None => attention::forward(q, k, v, mask, operands.shape, scale),
+        Some(_) => attention::forward_training(q, k, v, mask, operands.shape, scale, dropout).0,
+    };
+    with_shape(out, &operands.dims)
+}
+
+/// Dropout on a Flex tensor: in place/// Dropout on a Flex tensor: in place when the buffer is not shared. Also the backward pass
 /// (the same mask applied to the gradient).
 fn flex_dropout(x: FlexTensor, prob: f32, seed: u64) -> FlexTensor {
     let seed = MaskSeed::new(seed);
@@ -284,8 +318,16 @@ impl EncoderKernels for Flex {
         mask_bias: FloatTensor<Self>,
         heads: usize,
         scale: f32,
+        dropout_prob: f32,
+        seed: u64,
     ) -> FloatTensor<Self> {
-        flex_attention_context(q, k, v, mask_bias, heads, scale)
+        let operands = AttentionOperands::new(q, k, v, heads);
+        flex_attention_context(
+            &operands,
+            mask_bias,
+            scale,
+            probs_dropout(dropout_prob, seed),
+        )
     }
 
     fn fused_linear(
@@ -500,16 +542,48 @@ impl Backward<Flex, 3> for LinearBackward {
     }
 }
 
-/// [`EncoderKernels::attention_context`] has no backward pass; this marks it in the graph
-/// so a tracked call is caught instead of silently cutting the gradient.
+/// The backward step of [`EncoderKernels::attention_context`]: its state is the operands,
+/// the probabilities before dropout, and the scale and dropout to replay.
 #[derive(Debug)]
-struct NoBackward;
+struct AttentionBackward;
 
-impl Backward<Flex, 3> for NoBackward {
-    type State = ();
+/// What [`AttentionBackward`] keeps from the forward pass.
+#[derive(Debug, Clone)]
+struct AttentionState {
+    q: FlexTensor,
+    k: FlexTensor,
+    v: FlexTensor,
+    probs: FlexTensor,
+    heads: usize,
+    scale: f32,
+    dropout_prob: f32,
+    seed: u64,
+}
 
-    fn backward(self, _: Ops<Self::State, 3>, _: &mut Gradients, _: &mut Checkpointer) {
-        unreachable!("fused attention is never recorded for backward")
+impl Backward<Flex, 3> for AttentionBackward {
+    type State = AttentionState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_q, node_k, node_v] = ops.parents;
+        let d_out = densified(grads.consume::<Flex>(&ops.node));
+        let state = ops.state;
+        let operands = AttentionOperands::new(state.q, state.k, state.v, state.heads);
+        let (q, k, v) = operands.slices();
+        let (dq, dk, dv) = attention::backward(
+            q,
+            k,
+            v,
+            dense_f32(&state.probs).expect("the forward output is dense"),
+            dense_f32(&d_out).expect("densified"),
+            operands.shape,
+            state.scale,
+            probs_dropout(state.dropout_prob, state.seed),
+        );
+        for (node, grad) in [(node_q, dq), (node_k, dk), (node_v, dv)] {
+            if let Some(node) = node {
+                grads.register::<Flex>(node.id, with_shape(grad, &operands.dims));
+            }
+        }
     }
 }
 
@@ -521,24 +595,60 @@ impl<C: CheckpointStrategy> EncoderKernels for Autodiff<Flex, C> {
         mask_bias: FloatTensor<Self>,
         heads: usize,
         scale: f32,
+        dropout_prob: f32,
+        seed: u64,
     ) -> FloatTensor<Self> {
-        match NoBackward
+        // The mask bias is built from the attention mask and never trained: not a parent.
+        let mask = mask_bias.into_primitive();
+        let dropout = probs_dropout(dropout_prob, seed);
+        match AttentionBackward
             .prepare::<C>([q.node(), k.node(), v.node()])
             .compute_bound()
             .stateful()
         {
-            OpsKind::UnTracked(prep) => prep.finish(flex_attention_context(
-                q.into_primitive(),
-                k.into_primitive(),
-                v.into_primitive(),
-                mask_bias.into_primitive(),
-                heads,
-                scale,
-            )),
-            OpsKind::Tracked(_) => panic!(
-                "fused attention has no backward pass: kernels::fused_attention_applies \
-                 routes training through Burn's operations"
-            ),
+            OpsKind::Tracked(prep) => {
+                let operands = AttentionOperands::new(
+                    q.into_primitive(),
+                    k.into_primitive(),
+                    v.into_primitive(),
+                    heads,
+                );
+                let mask = densified(mask);
+                let (qs, ks, vs) = operands.slices();
+                let mask_values = dense_f32(&mask).expect("densified");
+                let (out, probs) = attention::forward_training(
+                    qs,
+                    ks,
+                    vs,
+                    mask_values,
+                    operands.shape,
+                    scale,
+                    dropout,
+                );
+                let shape = operands.shape;
+                let probs = with_shape(probs, &[shape.batch, heads, shape.seq, shape.seq]);
+                let out = with_shape(out, &operands.dims);
+                let state = AttentionState {
+                    q: operands.q,
+                    k: operands.k,
+                    v: operands.v,
+                    probs,
+                    heads,
+                    scale,
+                    dropout_prob,
+                    seed,
+                };
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => {
+                let operands = AttentionOperands::new(
+                    q.into_primitive(),
+                    k.into_primitive(),
+                    v.into_primitive(),
+                    heads,
+                );
+                prep.finish(flex_attention_context(&operands, mask, scale, dropout))
+            }
         }
     }
 

@@ -75,21 +75,21 @@ pub fn attention_softmax(scores: Tensor<4>, mask_bias: Tensor<4>, scale: f64) ->
     }
 }
 
-/// Whether [`fused_attention`] applies: inference (no autodiff) on the CPU, f32, with a
-/// `[B, 1, 1, T]` mask for `[B, T, H]` projections. Training composes attention from Burn's
-/// operations (the fused kernel has no backward pass).
+/// Whether [`fused_attention`] applies: on the CPU, f32, a `[B, 1, 1, T]` mask for `[B, T, H]`
+/// projections (training and inference alike).
 pub fn fused_attention_applies(q: &Tensor<3>, mask_bias: &Tensor<4>) -> bool {
     let [batch, seq, _] = q.dims();
     enabled()
         && on_flex(q)
-        && !q.device().is_autodiff()
         && q.dtype() == DType::F32
         && mask_bias.dtype() == DType::F32
         && mask_bias.dims() == [batch, 1, 1, seq]
 }
 
-/// The attention context `softmax(Q·Kᵀ·scale + mask)·V` over `heads` heads, from and to
-/// `[B, T, H]`, in one kernel ([`attention`]). Check [`fused_attention_applies`] first.
+/// The attention context `dropout(softmax(Q·Kᵀ·scale + mask))·V` over `heads` heads, from
+/// and to `[B, T, H]`, in one kernel with its own backward pass ([`attention`]). `dropout`
+/// acts as in [`dropout`] (training mode on an autodiff device), with the same masks as the
+/// composed path. Check [`fused_attention_applies`] first.
 pub fn fused_attention(
     q: Tensor<3>,
     k: Tensor<3>,
@@ -97,7 +97,13 @@ pub fn fused_attention(
     mask_bias: Tensor<4>,
     heads: usize,
     scale: f64,
+    dropout: &Dropout,
 ) -> Tensor<3> {
+    let (prob, seed) = if dropout_active(dropout, &q) {
+        (dropout.prob as f32, draw_mask_seed(&q.device()))
+    } else {
+        (0.0, 0)
+    };
     Tensor::from_dispatch(<Dispatch as EncoderKernels>::attention_context(
         q.into_dispatch(),
         k.into_dispatch(),
@@ -105,7 +111,33 @@ pub fn fused_attention(
         mask_bias.into_dispatch(),
         heads,
         scale as f32,
+        prob,
+        seed,
     ))
+}
+
+/// Whether `module` drops anything here: training mode, on an autodiff device (as Burn's
+/// `Dropout::forward`), with a non-zero probability.
+fn dropout_active<const D: usize>(module: &Dropout, x: &Tensor<D>) -> bool {
+    module.training.is_enabled() && x.device().is_autodiff() && module.prob > 0.0
+}
+
+/// A 64-bit mask seed drawn from the device's random generator, so `device.seed(s)` fixes
+/// the kernels' masks exactly as it fixes Burn's.
+fn draw_mask_seed(device: &burn::tensor::Device) -> u64 {
+    // Four 16-bit draws (exact in f32) make the 64-bit seed.
+    let draws = Tensor::<1>::random(
+        [4],
+        Distribution::Uniform(0.0, 65_536.0),
+        &device.clone().inner(),
+    )
+    .into_data()
+    .convert::<f32>()
+    .try_into_vec::<f32>()
+    .expect("f32 draws");
+    draws
+        .iter()
+        .fold(0u64, |acc, &d| (acc << 16) | (d.floor() as u64 & 0xFFFF))
 }
 
 /// `module`'s dropout (active only in training, on an autodiff device, as Burn's
@@ -114,26 +146,13 @@ pub fn fused_attention(
 /// The kernel's seed is drawn from the device's random generator, so `device.seed(s)` fixes
 /// the masks exactly as it fixes Burn's.
 pub fn dropout<const D: usize>(module: &Dropout, x: Tensor<D>) -> Tensor<D> {
-    let active = module.training.is_enabled() && x.device().is_autodiff() && module.prob > 0.0;
-    if !active {
+    if !dropout_active(module, &x) {
         return x;
     }
     if !(enabled() && on_flex(&x) && x.dtype() == DType::F32) {
         return module.forward(x);
     }
-    // Four 16-bit draws (exact in f32) make the 64-bit seed.
-    let draws = Tensor::<1>::random(
-        [4],
-        Distribution::Uniform(0.0, 65_536.0),
-        &x.device().inner(),
-    )
-    .into_data()
-    .convert::<f32>()
-    .try_into_vec::<f32>()
-    .expect("f32 draws");
-    let seed = draws
-        .iter()
-        .fold(0u64, |acc, &d| (acc << 16) | (d.floor() as u64 & 0xFFFF));
+    let seed = draw_mask_seed(&x.device());
     Tensor::from_dispatch(<Dispatch as EncoderKernels>::seeded_dropout(
         x.into_dispatch(),
         module.prob as f32,
