@@ -60,7 +60,13 @@ impl ModuleVisitor for Harvest<'_> {
             return;
         };
         let numel = grad.shape().num_elements();
-        let grad = grad.reshape([numel]) * self.scale;
+        let grad = grad.reshape([numel]);
+        // Without accumulation the scale is 1: skip a pass over every gradient.
+        let grad = if self.scale == 1.0 {
+            grad
+        } else {
+            grad * self.scale
+        };
         let summed = match self.into.remove(&param.id) {
             Some(previous) => previous + grad,
             None => grad,
@@ -96,10 +102,7 @@ impl GradAccumulator {
     pub fn global_norm(&self) -> f64 {
         self.grads
             .values()
-            .map(|g| {
-                let sq: f32 = (g.clone() * g.clone()).sum().into_scalar();
-                sq as f64
-            })
+            .map(kernels::sum_of_squares)
             .sum::<f64>()
             .sqrt()
     }
@@ -110,9 +113,12 @@ impl GradAccumulator {
         let norm = self.global_norm();
         let coef = max_norm / (norm + 1e-6);
         if coef < 1.0 {
-            for grad in self.grads.values_mut() {
-                *grad = grad.clone() * coef;
-            }
+            // Each gradient moved out and back, so the multiplication owns its buffer and
+            // runs in place (a clone would force a copy of every gradient).
+            self.grads = std::mem::take(&mut self.grads)
+                .into_iter()
+                .map(|(id, grad)| (id, grad * coef))
+                .collect();
         }
         norm
     }

@@ -18,6 +18,7 @@ use super::attention_softmax::{self, Rows};
 use super::dropout::{self, MaskSeed};
 use super::erf_gelu;
 use super::fused_linear;
+use super::norm;
 
 #[backend_extension(Flex, Autodiff)]
 pub trait EncoderKernels: Backend {
@@ -58,6 +59,10 @@ pub trait EncoderKernels: Backend {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+
+    /// Σ x² over all elements, as a one-element tensor (accumulated in f64). Optimizer
+    /// arithmetic: never differentiated.
+    fn sum_of_squares(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// AdamW's first moment `exp_avg + (grad − exp_avg)·weight` (`weight = 1 − β1`), in place
     /// when `exp_avg` is not shared. Optimizer arithmetic: never differentiated.
@@ -338,6 +343,10 @@ impl EncoderKernels for Flex {
         flex_linear(x, weight, bias)
     }
 
+    fn sum_of_squares(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        flex_sum_of_squares(x)
+    }
+
     fn adamw_first_moment(
         exp_avg: FloatTensor<Self>,
         grad: FloatTensor<Self>,
@@ -423,6 +432,12 @@ fn updated_in_place(target: FlexTensor, update: impl FnOnce(&mut [f32])) -> Flex
     let n = target.layout().num_elements();
     update(&mut target.try_storage_mut::<f32>().expect("owned above")[..n]);
     target
+}
+
+fn flex_sum_of_squares(x: FlexTensor) -> FlexTensor {
+    let x = densified(x);
+    let total = norm::sum_of_squares(dense_f32(&x).expect("densified"));
+    with_shape(vec![total as f32], &[1])
 }
 
 fn flex_adamw_first_moment(exp_avg: FlexTensor, grad: FlexTensor, weight: f32) -> FlexTensor {
@@ -654,6 +669,10 @@ impl<C: CheckpointStrategy> EncoderKernels for Autodiff<Flex, C> {
 
     // The optimizer updates run on the inner (non-autodiff) tensors; on autodiff ones they
     // are plain untracked arithmetic.
+    fn sum_of_squares(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(flex_sum_of_squares(Self::inner(x)))
+    }
+
     fn adamw_first_moment(
         exp_avg: FloatTensor<Self>,
         grad: FloatTensor<Self>,

@@ -16,6 +16,7 @@ pub mod dropout;
 pub mod erf_gelu;
 mod extension;
 pub mod fused_linear;
+pub mod norm;
 
 pub use extension::EncoderKernels;
 
@@ -138,6 +139,19 @@ fn draw_mask_seed(device: &burn::tensor::Device) -> u64 {
     draws
         .iter()
         .fold(0u64, |acc, &d| (acc << 16) | (d.floor() as u64 & 0xFFFF))
+}
+
+/// Σ x² over all elements of `x` (a gradient, for global-norm clipping): one fused pass with
+/// f64 accumulation on the CPU, Burn's operations elsewhere. Never differentiated.
+pub fn sum_of_squares<const D: usize>(x: &Tensor<D>) -> f64 {
+    if enabled() && on_flex(x) && x.dtype() == DType::F32 {
+        let total = Tensor::<1>::from_dispatch(<Dispatch as EncoderKernels>::sum_of_squares(
+            x.clone().into_dispatch(),
+        ));
+        total.into_scalar::<f32>() as f64
+    } else {
+        (x.clone() * x.clone()).sum().into_scalar::<f32>() as f64
+    }
 }
 
 /// `module`'s dropout (active only in training, on an autodiff device, as Burn's

@@ -39,15 +39,18 @@ pub fn exp_nonpositive(v: f32) -> f32 {
 /// x86-64 target still uses the wide registers of the machine it runs on.
 macro_rules! widest_simd {
     ($name:ident => $chunk:ident ( $($arg:ident : $ty:ty),* )) => {
-        fn $name($($arg: $ty),*) {
+        widest_simd!($name => $chunk($($arg: $ty),*) -> ());
+    };
+    ($name:ident => $chunk:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty) => {
+        fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
-                fn avx512($($arg: $ty),*) {
+                fn avx512($($arg: $ty),*) -> $ret {
                     $chunk($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
-                fn avx2($($arg: $ty),*) {
+                fn avx2($($arg: $ty),*) -> $ret {
                     $chunk($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {
