@@ -616,18 +616,18 @@ impl<C: CheckpointStrategy> EncoderKernels for Autodiff<Flex, C> {
         // The mask bias is built from the attention mask and never trained: not a parent.
         let mask = mask_bias.into_primitive();
         let dropout = probs_dropout(dropout_prob, seed);
-        match AttentionBackward
+        let kind = AttentionBackward
             .prepare::<C>([q.node(), k.node(), v.node()])
             .compute_bound()
-            .stateful()
-        {
+            .stateful();
+        let operands = AttentionOperands::new(
+            q.into_primitive(),
+            k.into_primitive(),
+            v.into_primitive(),
+            heads,
+        );
+        match kind {
             OpsKind::Tracked(prep) => {
-                let operands = AttentionOperands::new(
-                    q.into_primitive(),
-                    k.into_primitive(),
-                    v.into_primitive(),
-                    heads,
-                );
                 let mask = densified(mask);
                 let (qs, ks, vs) = operands.slices();
                 let mask_values = dense_f32(&mask).expect("densified");
@@ -656,12 +656,6 @@ impl<C: CheckpointStrategy> EncoderKernels for Autodiff<Flex, C> {
                 prep.finish(state, out)
             }
             OpsKind::UnTracked(prep) => {
-                let operands = AttentionOperands::new(
-                    q.into_primitive(),
-                    k.into_primitive(),
-                    v.into_primitive(),
-                    heads,
-                );
                 prep.finish(flex_attention_context(&operands, mask, scale, dropout))
             }
         }
