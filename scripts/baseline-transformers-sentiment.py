@@ -64,7 +64,7 @@ def main():
                                 ("max-train-samples", int, None), ("epochs", float, 3.0), ("batch-size", int, 32),
                                 ("lr", float, 5e-5), ("warmup-ratio", float, 0.0), ("weight-decay", float, 0.0),
                                 ("seed", int, 42), ("max-seq-length", int, 128), ("output-dir", str, "/tmp/hf-run"),
-                                ("output", str, None)]:
+                                ("output", str, None), ("eval-steps", int, None)]:
         p.add_argument(f"--{name}", type=kind, default=default)
     p.add_argument("--pad-to-max-length", action="store_true")
     p.add_argument("--group-by-length", action="store_true")
@@ -80,7 +80,8 @@ def main():
         per_device_train_batch_size=a.batch_size, per_device_eval_batch_size=64,
         # transformers 5: a float warmup_steps < 1 is a ratio, rounded up like ours.
         warmup_steps=a.warmup_ratio, weight_decay=a.weight_decay, seed=a.seed,
-        eval_strategy="epoch", save_strategy="no", logging_steps=25, report_to=[],
+        # --eval-steps N evaluates every N optimizer steps, like `sentiment train --eval-strategy steps`.
+        eval_strategy="steps" if a.eval_steps else "epoch", eval_steps=a.eval_steps, save_strategy="no", logging_steps=25, report_to=[],
         # transformers 5 names Trainer's length-grouped sampler this way (was group_by_length).
         train_sampling_strategy="group_by_length" if a.group_by_length else "random",
         dataloader_num_workers=0, use_cpu=True)
@@ -95,10 +96,14 @@ def main():
     train_out = trainer.train()
     runtime = time.time() - start
     metrics = trainer.evaluate()
-    per_epoch = [e["eval_accuracy"] for e in trainer.state.log_history if "eval_accuracy" in e]
+    evals = [e for e in trainer.state.log_history if "eval_accuracy" in e]
+    # The final evaluate() above is appended to the log too; keep only the ones made during training.
+    evals = evals[:-1]
+    per_epoch = [e["eval_accuracy"] for e in evals]
     result = {
         "accuracy": metrics["eval_accuracy"], "best_epoch_accuracy": max(per_epoch, default=None),
-        "per_epoch_accuracy": per_epoch,
+        "per_epoch_accuracy": per_epoch, "eval_steps": a.eval_steps,
+        "evaluations": [{"step": e["step"], "epoch": e["epoch"], "accuracy": e["eval_accuracy"]} for e in evals],
         "train_runtime_s": train_out.metrics["train_runtime"],
         "train_samples_per_second": train_out.metrics["train_samples_per_second"],
         "wall_s": runtime, "torch_threads": torch.get_num_threads(),
