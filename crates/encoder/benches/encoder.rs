@@ -56,6 +56,19 @@ fn forward(c: &mut Criterion) {
         })
     });
 
+    if encoder::kernels::gemm_f16::available() {
+        encoder::kernels::set_inference_precision(encoder::kernels::Precision::F16)
+            .expect("f16 available");
+        c.bench_function("bert forward 32x128 f16 products", |b| {
+            b.iter(|| {
+                let out = model.forward(batch.clone());
+                out.last_hidden_state.into_data()
+            })
+        });
+        encoder::kernels::set_inference_precision(encoder::kernels::Precision::F32)
+            .expect("f32 is always available");
+    }
+
     let train = device.clone().autodiff();
     let p = load_pretrained(&model_dir(), &train).expect("model loads");
     let model = p.model;
@@ -67,6 +80,27 @@ fn forward(c: &mut Criterion) {
             std::hint::black_box(grads);
         })
     });
+}
+
+/// The linear-layer product alone, f32 (gemm) against f16 products, on a feed-forward shape.
+fn linear_product(c: &mut Criterion) {
+    use encoder::kernels::{Precision, fused_linear};
+    let (m, k, n) = (BATCH * SEQ, 384, 1536);
+    let x: Vec<f32> = (0..m * k)
+        .map(|i| ((i * 7919 % 1000) as f32 / 1000.0) - 0.5)
+        .collect();
+    let w: Vec<f32> = (0..k * n)
+        .map(|i| ((i * 104_729 % 1000) as f32 / 1e4) - 0.05)
+        .collect();
+    let bias = vec![0.0f32; n];
+    for precision in [Precision::F32, Precision::F16] {
+        if precision == Precision::F16 && !encoder::kernels::gemm_f16::available() {
+            continue;
+        }
+        c.bench_function(&format!("linear 4096x384x1536 {precision:?}"), |b| {
+            b.iter(|| fused_linear::forward(&x, &w, &bias, m, k, n, precision))
+        });
+    }
 }
 
 fn gelu(c: &mut Criterion) {
@@ -86,6 +120,6 @@ criterion_group! {
         .sample_size(10)
         .measurement_time(Duration::from_secs(20))
         .warm_up_time(Duration::from_secs(3));
-    targets = forward, gelu
+    targets = forward, linear_product, gelu
 }
 criterion_main!(benches);

@@ -253,9 +253,7 @@ fn load_task(dir: &Path, mode: Mode) -> Result<NerTask> {
 
 /// Runs the model of run `dir` over `sentences`.
 fn tag(dir: &Path, sentences: &[Sentence], inference: InferenceArgs, mode: Mode) -> Result<Tagged> {
-    if inference.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
+    inference.apply()?;
     let task = load_task(dir, mode)?;
     let device = encoder::default_device();
     let (model, config, tokenizer) = load_task_model(&task, dir, &device)?;

@@ -98,6 +98,10 @@ struct InferenceCmd {
     /// Window length in tokens (default: the one the model was trained with).
     #[arg(long)]
     max_seq_length: Option<usize>,
+    /// Arithmetic of the linear layers' products: f32 (the default) or f16 (CPUs with
+    /// AVX512-FP16; BENCHMARKS.md "f16 inference").
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: encoder::kernels::Precision,
 }
 
 #[derive(Args)]
@@ -271,6 +275,7 @@ fn answer(run: &InferenceCmd, examples: &[Example]) -> Result<Answers> {
     if run.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
+    encoder::kernels::set_inference_precision(run.precision)?;
     let (task, trained_len) = load_task(&run.model)?;
     let device = encoder::default_device();
     let (model, config, tokenizer) = load_task_model(&task, &run.model, &device)?;

@@ -235,9 +235,7 @@ fn run_model(
     examples: &[Example],
     inference: InferenceArgs,
 ) -> Result<(RelationTask, Vec<Vec<f32>>)> {
-    if inference.batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
+    inference.apply()?;
     let task = load_task(dir)?;
     let device = encoder::default_device();
     let (model, config, tokenizer) = load_task_model(&task, dir, &device)?;

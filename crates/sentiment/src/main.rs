@@ -214,14 +214,14 @@ fn load_task(dir: &Path) -> Result<SentimentTask> {
 fn run_model(
     dir: &Path,
     examples: &[Example],
-    InferenceArgs {
+    inference: InferenceArgs,
+) -> Result<(SentimentTask, Vec<Vec<f32>>)> {
+    inference.apply()?;
+    let InferenceArgs {
         batch_size,
         max_seq_length,
-    }: InferenceArgs,
-) -> Result<(SentimentTask, Vec<Vec<f32>>)> {
-    if batch_size == 0 {
-        bail!("--batch-size must be at least 1");
-    }
+        ..
+    } = inference;
     let task = load_task(dir)?;
     let device = encoder::default_device();
     let (model, config, tokenizer) = load_task_model(&task, dir, &device)?;

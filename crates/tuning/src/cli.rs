@@ -12,6 +12,21 @@ pub struct InferenceArgs {
     /// Longest input in tokens; longer inputs are handled as in training.
     #[arg(long, default_value_t = 128)]
     pub max_seq_length: usize,
+    /// Arithmetic of the linear layers' products: f32 (the default: transformers' numbers) or
+    /// f16 (CPUs with AVX512-FP16: ~1.4x faster inference, outputs move by ~1e-3; BENCHMARKS.md
+    /// "f16 inference").
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: encoder::kernels::Precision,
+}
+
+impl InferenceArgs {
+    /// Checks the arguments and sets this process's inference precision.
+    pub fn apply(&self) -> anyhow::Result<()> {
+        if self.batch_size == 0 {
+            anyhow::bail!("--batch-size must be at least 1");
+        }
+        encoder::kernels::set_inference_precision(self.precision)
+    }
 }
 
 /// A file of the repository's data/ folder (the sample data behind a binary's defaults):

@@ -12,6 +12,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, AutodiffBackend, Backend, Flex, backend_extension};
 use burn::tensor::{Bytes, DType, Shape};
 
+use super::Precision;
 use super::adamw::{self, ApplyStep};
 use super::attention::{self, ProbsDropout, Shape as AttentionShape};
 use super::attention_softmax::{self, Rows};
@@ -340,7 +341,8 @@ impl EncoderKernels for Flex {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        flex_linear(x, weight, bias)
+        // No autodiff here: evaluation and prediction, where f16 products may be asked for.
+        flex_linear(x, weight, bias, super::inference_precision())
     }
 
     fn sum_of_squares(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -401,7 +403,12 @@ fn linear_sizes(x: &FlexTensor, weight: &FlexTensor) -> (usize, usize, usize) {
     (m, k, n)
 }
 
-fn flex_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTensor {
+fn flex_linear(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: FlexTensor,
+    precision: Precision,
+) -> FlexTensor {
     let (x, weight, bias) = (densified(x), densified(weight), densified(bias));
     let (m, k, n) = linear_sizes(&x, &weight);
     let out = fused_linear::forward(
@@ -411,6 +418,7 @@ fn flex_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor) -> FlexTenso
         m,
         k,
         n,
+        precision,
     );
     with_shape(out, &[m, n])
 }
@@ -725,13 +733,20 @@ impl<C: CheckpointStrategy> EncoderKernels for Autodiff<Flex, C> {
         {
             OpsKind::Tracked(prep) => {
                 let (x, weight) = (x.into_primitive(), weight.into_primitive());
-                let out = flex_linear(x.clone(), weight.clone(), bias.into_primitive());
+                // Training computes in f32 whatever the inference precision.
+                let out = flex_linear(
+                    x.clone(),
+                    weight.clone(),
+                    bias.into_primitive(),
+                    Precision::F32,
+                );
                 prep.finish((x, weight), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(flex_linear(
                 x.into_primitive(),
                 weight.into_primitive(),
                 bias.into_primitive(),
+                Precision::F32,
             )),
         }
     }

@@ -11,6 +11,8 @@
 //! bias is added (last-bit differences).
 
 use gemm::{Parallelism, gemm};
+
+use super::{Precision, gemm_f16};
 use rayon::prelude::*;
 
 /// Products smaller than this many multiply-adds run on the calling thread: splitting them
@@ -108,10 +110,39 @@ fn product(
     }
 }
 
-/// `x[m, k] · w[k, n] + bias[n]`, row-major `[m, n]`.
-pub fn forward(x: &[f32], w: &[f32], bias: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+/// `x[m, k] · w[k, n] + bias[n]`, row-major `[m, n]`; with [`Precision::F16`] the product
+/// runs in half precision where the CPU, the shape and the operands' range allow it
+/// ([`gemm_f16`]), else in f32.
+pub fn forward(
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    precision: Precision,
+) -> Vec<f32> {
     assert_eq!(bias.len(), n, "linear: bias size");
     let mut out = Vec::with_capacity(m * n);
+    if precision == Precision::F16 && gemm_f16::worthwhile(m, k, n) {
+        let f32_rows = |dst: &mut [f32], x: &[f32], rows: usize| {
+            product(
+                dst,
+                true,
+                Strided::row_major(x, k),
+                Strided::row_major(w, n),
+                rows,
+                k,
+                n,
+            )
+        };
+        let spare = &mut out.spare_capacity_mut()[..m * n];
+        if gemm_f16::linear(spare, x, w, bias, m, k, n, &f32_rows) {
+            // SAFETY: `linear` returned true: it wrote all m * n elements.
+            unsafe { out.set_len(m * n) };
+            return out;
+        }
+    }
     for _ in 0..m {
         out.extend_from_slice(bias);
     }
@@ -243,7 +274,7 @@ mod tests {
             let b = values(n, 3);
             let dy = values(m * n, 4);
 
-            let y = forward(&x, &w, &b, m, k, n);
+            let y = forward(&x, &w, &b, m, k, n, Precision::F32);
             let mut want = reference(&x, &w, m, k, n);
             for (i, v) in want.iter_mut().enumerate() {
                 *v += b[i % n] as f64;
@@ -267,7 +298,7 @@ mod tests {
     #[test]
     fn empty_inner_dimension_gives_the_bias_and_zero_gradients() {
         let (m, k, n) = (3, 0, 2);
-        let y = forward(&[], &[], &[0.5, -1.0], m, k, n);
+        let y = forward(&[], &[], &[0.5, -1.0], m, k, n, Precision::F32);
         assert_eq!(y, vec![0.5, -1.0, 0.5, -1.0, 0.5, -1.0]);
         assert_eq!(grad_weight(&[], &[1.0; 6], m, k, n), Vec::<f32>::new());
         assert_eq!(grad_input(&[1.0; 6], &[], m, k, n), Vec::<f32>::new());

@@ -16,11 +16,13 @@ pub mod dropout;
 pub mod erf_gelu;
 mod extension;
 pub mod fused_linear;
+pub mod gemm_f16;
 pub mod norm;
 
 pub use extension::EncoderKernels;
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::{Dropout, Linear};
@@ -35,6 +37,43 @@ pub fn enabled() -> bool {
             Ok("burn") | Ok("off") | Ok("0")
         )
     })
+}
+
+/// The arithmetic of the linear layers' matrix products when no gradient is recorded
+/// (evaluation, prediction). Training always computes in f32.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f32 throughout: the same numbers as transformers in f32 (the default).
+    #[default]
+    F32,
+    /// Products in IEEE half precision, accumulated in f32 every [`gemm_f16::CHUNK`] terms
+    /// (CPUs with AVX512-FP16 only): about twice the matrix throughput; a fine-tuned model's
+    /// outputs move by ~1e-3 (measured in BENCHMARKS.md, "f16 inference").
+    F16,
+}
+
+static INFERENCE_F16: AtomicBool = AtomicBool::new(false);
+
+/// Sets the precision of this process's inference products; an error when f16 is asked for
+/// on a CPU without AVX512-FP16.
+pub fn set_inference_precision(precision: Precision) -> anyhow::Result<()> {
+    if precision == Precision::F16 && !gemm_f16::available() {
+        anyhow::bail!(
+            "--precision f16 needs a CPU with AVX512-FP16 (Intel Sapphire Rapids or later); use f32"
+        );
+    }
+    INFERENCE_F16.store(precision == Precision::F16, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The precision of inference products set for this process (f32 unless changed).
+pub fn inference_precision() -> Precision {
+    if INFERENCE_F16.load(Ordering::Relaxed) {
+        Precision::F16
+    } else {
+        Precision::F32
+    }
 }
 
 /// Whether `tensor` lives on burn-flex, with or without autodiff.

@@ -50,6 +50,9 @@ struct Args {
     iters: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Inference products in f32 or f16 (AVX512-FP16 CPUs); training steps are always f32.
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: encoder::kernels::Precision,
 }
 
 /// Token ids drawn uniformly from the vocabulary minus the first 1000 entries (BERT's
@@ -103,6 +106,7 @@ fn run(args: &Args) -> Result<()> {
     if args.seq_len < 2 || args.batch_size == 0 || args.iters == 0 {
         bail!("--seq-len must be at least 2, --batch-size and --iters at least 1");
     }
+    encoder::kernels::set_inference_precision(args.precision)?;
     let model_dir = match &args.model {
         Some(dir) => dir.clone(),
         None => encoder::default_model_dir(),
@@ -193,6 +197,7 @@ fn run(args: &Args) -> Result<()> {
         "peak_rss_bytes": encoder::allocator::peak_rss_bytes(),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "kernels": if encoder::kernels::enabled() { "fused" } else { "burn" },
+        "precision": encoder::kernels::inference_precision(),
     });
     println!("{report}");
     Ok(())
