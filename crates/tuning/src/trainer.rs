@@ -3,7 +3,7 @@
 //! One optimizer step = `gradient_accumulation_steps` micro-batches of
 //! `per_device_train_batch_size` features, gradients averaged, clipped by their global norm,
 //! then one AdamW step at the scheduled learning rate. Evaluation runs per epoch or every
-//! `eval_steps`; the best model by the task's metric is exported to `output_dir` each time it
+//! `eval_steps` and after the last step; the best model by the task's metric is exported to `output_dir` each time it
 //! improves, so `output_dir` always holds the best model seen (transformers'
 //! `load_best_model_at_end` + `save_model`).
 
@@ -401,8 +401,11 @@ impl<T: Task> Trainer<'_, T> {
                 let due = match args.eval_strategy {
                     IntervalStrategy::No => false,
                     IntervalStrategy::Epoch => end_of_epoch,
+                    // As Trainer (transformers 5): every `eval_steps`, and at the last step
+                    // when that is not a multiple of it.
                     IntervalStrategy::Steps => {
                         global_step.is_multiple_of(args.eval_steps.expect("validated"))
+                            || global_step == total_steps
                     }
                 };
                 if let (true, Some(eval_examples), Some(eval_features)) =

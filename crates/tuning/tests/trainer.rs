@@ -133,6 +133,24 @@ fn a_run_writes_settings_log_results_and_an_hf_model() {
 }
 
 #[test]
+fn the_steps_strategy_also_evaluates_after_the_last_step_as_trainer_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut a = args(&out);
+    a.eval_strategy = IntervalStrategy::Steps;
+    a.eval_steps = Some(3);
+    run(&RegressionTask::default(), a).unwrap();
+    let log = read_lines(&out.join("metrics.jsonl"));
+    let eval_steps: Vec<u64> = log
+        .iter()
+        .filter(|l| l.get("eval_mse").is_some())
+        .map(|l| l["step"].as_u64().unwrap())
+        .collect();
+    // 10 steps: every 3rd, then the last one (transformers' DefaultFlowCallback).
+    assert_eq!(eval_steps, [3, 6, 9, 10]);
+}
+
+#[test]
 fn the_same_seed_reproduces_the_same_metrics_log() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, c) = (
