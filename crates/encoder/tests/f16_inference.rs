@@ -22,19 +22,9 @@ const TOLERANCE: f32 = 0.02;
 
 #[test]
 fn f16_products_stay_close_to_transformers_f32_outputs() {
-    let dir = encoder::default_model_dir();
-    if !dir.is_dir() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run scripts/fetch-model before the tests ({} missing)",
-            dir.display()
-        );
-        eprintln!(
-            "skipping: {} missing; run scripts/fetch-model",
-            dir.display()
-        );
+    let Some(dir) = minilm_dir_or_skip() else {
         return;
-    }
+    };
     if !gemm_f16::available() {
         eprintln!("skipping: this CPU has no AVX512-FP16");
         assert!(set_inference_precision(Precision::F16).is_err());
@@ -42,11 +32,7 @@ fn f16_products_stay_close_to_transformers_f32_outputs() {
     }
     let device = Device::flex();
     let p = load_pretrained(&dir, &device).unwrap();
-    let reference: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("minilm/reference.json")).unwrap(),
-    )
-    .unwrap();
-    let states = std::fs::read(fixtures().join("minilm/reference.safetensors")).unwrap();
+    let (reference, states) = minilm_reference();
     let states = safetensors::SafeTensors::deserialize(&states).unwrap();
     let options = EncodeOptions::truncate_to(512);
     let mut report = Vec::new();
@@ -64,13 +50,7 @@ fn f16_products_stay_close_to_transformers_f32_outputs() {
         let exact = tensor_values(p.model.forward(input.clone()).last_hidden_state);
         set_inference_precision(Precision::F16).unwrap();
         let half = tensor_values(p.model.forward(input).last_hidden_state);
-        let expected: Vec<f32> = states
-            .tensor(name)
-            .unwrap()
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-            .collect();
+        let expected = reference_state(&states, name);
         let diff = max_abs_diff(&half, &expected);
         let effect = max_abs_diff(&half, &exact);
         largest_f16_effect = largest_f16_effect.max(effect);

@@ -18,26 +18,12 @@ const TOLERANCE: f32 = 1e-4;
 
 #[test]
 fn minilm_matches_transformers() {
-    let dir = encoder::default_model_dir();
-    if !dir.is_dir() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run scripts/fetch-model before the tests ({} missing)",
-            dir.display()
-        );
-        eprintln!(
-            "skipping: {} missing; run scripts/fetch-model",
-            dir.display()
-        );
+    let Some(dir) = minilm_dir_or_skip() else {
         return;
-    }
+    };
     let device = Device::flex();
     let p = load_pretrained(&dir, &device).unwrap();
-    let reference: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("minilm/reference.json")).unwrap(),
-    )
-    .unwrap();
-    let states = std::fs::read(fixtures().join("minilm/reference.safetensors")).unwrap();
+    let (reference, states) = minilm_reference();
     let states = safetensors::SafeTensors::deserialize(&states).unwrap();
     let options = EncodeOptions::truncate_to(512);
     let mut report = Vec::new();
@@ -61,13 +47,7 @@ fn minilm_matches_transformers() {
         );
         let input = encoder::input::pad_batch(&[&window], 0, &device);
         let got = tensor_values(p.model.forward(input).last_hidden_state);
-        let expected: Vec<f32> = states
-            .tensor(name)
-            .unwrap()
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-            .collect();
+        let expected = reference_state(&states, name);
         let diff = max_abs_diff(&got, &expected);
         report.push(format!(
             "{name}: {} tokens, max abs diff {diff:.2e}",

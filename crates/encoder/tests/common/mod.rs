@@ -21,6 +21,47 @@ pub fn reference() -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The fetched all-MiniLM-L6-v2, or `None` (with a message) when it is missing outside CI;
+/// under CI (CI=true) a missing model is a failure: CI fetches it first.
+pub fn minilm_dir_or_skip() -> Option<PathBuf> {
+    let dir = encoder::default_model_dir();
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "CI must run scripts/fetch-model before the tests ({} missing)",
+        dir.display()
+    );
+    eprintln!(
+        "skipping: {} missing; run scripts/fetch-model",
+        dir.display()
+    );
+    None
+}
+
+/// transformers' MiniLM outputs (tests/fixtures/minilm): the cases, and the raw safetensors
+/// bytes holding each case's `last_hidden_state` under its name.
+pub fn minilm_reference() -> (Value, Vec<u8>) {
+    let cases = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("minilm/reference.json")).unwrap(),
+    )
+    .unwrap();
+    let states = std::fs::read(fixtures().join("minilm/reference.safetensors")).unwrap();
+    (cases, states)
+}
+
+/// One case's reference `last_hidden_state` (f32, flattened).
+pub fn reference_state(states: &safetensors::SafeTensors, name: &str) -> Vec<f32> {
+    states
+        .tensor(name)
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect()
+}
+
 pub fn floats(value: &Value) -> Vec<f32> {
     match value {
         Value::Array(items) => items.iter().flat_map(floats).collect(),
