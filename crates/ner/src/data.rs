@@ -191,30 +191,74 @@ pub fn parse_jsonl(text: &str, name: &str, tagged: bool) -> Result<Vec<Sentence>
     Ok(sentences)
 }
 
+/// What to do with tags that break their scheme but have one obvious reading (see
+/// [`scheme::validate`]): keep them with that reading, reported as warnings, or refuse the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Violations {
+    #[default]
+    Repair,
+    Error,
+}
+
+impl std::str::FromStr for Violations {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "repair" => Ok(Self::Repair),
+            "error" => Ok(Self::Error),
+            _ => Err(format!("`{s}`: expected repair or error")),
+        }
+    }
+}
+
+/// The outcome of [`normalize_tags`]: the scheme read and each repaired violation as
+/// `file:line: message`, for the caller to report.
+#[derive(Debug)]
+pub struct Normalized {
+    pub scheme: Scheme,
+    pub repaired: Vec<String>,
+}
+
 /// Checks every sentence's tags against `scheme` (detected when `None`) and fills
-/// [`Sentence::tags`] with their IOB2 form. Returns the scheme used.
+/// [`Sentence::tags`] with their IOB2 form.
 pub fn normalize_tags(
     sentences: &mut [Sentence],
     scheme: Option<Scheme>,
+    violations: Violations,
     file: &Path,
-) -> Result<Scheme> {
+) -> Result<Normalized> {
     let scheme = scheme.unwrap_or_else(|| {
         scheme::detect(sentences.iter().filter_map(|s| s.original_tags.as_deref()))
     });
+    let at = |sentence: &Sentence, v: &scheme::Violation| {
+        format!(
+            "{}:{}: tag column: {} (scheme {scheme}",
+            file.display(),
+            sentence.lines[v.index],
+            v.message
+        )
+    };
+    let mut repaired = Vec::new();
     for sentence in sentences.iter_mut() {
         let Some(original) = &sentence.original_tags else {
             continue;
         };
-        if let Err((index, message)) = scheme::validate(original, scheme) {
-            bail!(
-                "{}:{}: tag column: {message} (scheme {scheme}; choose another with --scheme)",
-                file.display(),
-                sentence.lines[index]
-            );
+        match scheme::validate(original, scheme) {
+            Err(fatal) => bail!("{}; choose another with --scheme)", at(sentence, &fatal)),
+            Ok(found) if violations == Violations::Error && !found.is_empty() => bail!(
+                "{}; choose another with --scheme, or accept conlleval's reading with \
+                 --scheme-violations repair)",
+                at(sentence, &found[0])
+            ),
+            Ok(found) => repaired.extend(
+                found
+                    .iter()
+                    .map(|v| format!("{}; read as conlleval does)", at(sentence, v))),
+            ),
         }
         sentence.tags = Some(scheme::to_iob2(original, scheme));
     }
-    Ok(scheme)
+    Ok(Normalized { scheme, repaired })
 }
 
 #[cfg(test)]
@@ -274,16 +318,47 @@ mod tests {
     fn scheme_violations_report_the_line() {
         let mut s =
             parse_conll("a B-PER\nb O\n\nc I-LOC\n", "f", Columns::default(), true).unwrap();
-        let err = normalize_tags(&mut s, Some(Scheme::Iob2), Path::new("f")).unwrap_err();
+        let err = normalize_tags(
+            &mut s,
+            Some(Scheme::Iob2),
+            Violations::Error,
+            Path::new("f"),
+        )
+        .unwrap_err();
         assert!(
             err.to_string().contains("f:4: tag column: `I-LOC` in IOB2"),
             "{err}"
         );
+        let repaired = normalize_tags(
+            &mut s,
+            Some(Scheme::Iob2),
+            Violations::Repair,
+            Path::new("f"),
+        )
+        .unwrap();
+        assert_eq!(repaired.repaired.len(), 1);
+        assert!(repaired.repaired[0].starts_with("f:4: tag column: `I-LOC` in IOB2"));
+        assert_eq!(s[1].tags.as_ref().unwrap(), &vec!["B-LOC"]);
         let mut iob1 =
             parse_conll("a I-PER\nb O\n\nc I-LOC\n", "f", Columns::default(), true).unwrap();
-        let scheme = normalize_tags(&mut iob1, None, Path::new("f")).unwrap();
-        assert_eq!(scheme, Scheme::Iob1);
+        let normalized =
+            normalize_tags(&mut iob1, None, Violations::Error, Path::new("f")).unwrap();
+        assert_eq!(normalized.scheme, Scheme::Iob1);
+        assert!(normalized.repaired.is_empty());
         assert_eq!(iob1[1].tags.as_ref().unwrap(), &vec!["B-LOC"]);
+        let mut unreadable = parse_conll("a S-PER\n", "f", Columns::default(), true).unwrap();
+        let err = normalize_tags(
+            &mut unreadable,
+            Some(Scheme::Iob2),
+            Violations::Repair,
+            Path::new("f"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("f:1: tag column: `S-PER` is a BIOES tag"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use ner::data::{self, Columns, Sentence};
+use ner::data::{self, Columns, Normalized, Sentence, Violations};
 use ner::metrics::{self, Mode, Report};
 use ner::scheme::Scheme;
 use ner::task::NerTask;
@@ -50,6 +50,11 @@ struct DataArgs {
     /// Tag scheme of the files: iob1, iob2 or bioes (default: detected).
     #[arg(long)]
     scheme: Option<Scheme>,
+    /// Tags that break the scheme but have one reading (an entity started with IOB1 `B-`
+    /// after `O`, IOB2 `I-` after `O`, an unclosed BIOES entity): `repair` reads them as
+    /// conlleval does and warns with each line; `error` refuses the file.
+    #[arg(long, default_value = "repair")]
+    scheme_violations: Violations,
 }
 
 impl DataArgs {
@@ -64,10 +69,20 @@ impl DataArgs {
     }
 
     /// Loads tagged sentences with their tags checked and converted to IOB2.
-    fn load_tagged(&self, path: &Path) -> Result<(Vec<Sentence>, Scheme)> {
+    fn load_tagged(&self, path: &Path) -> Result<(Vec<Sentence>, Normalized)> {
         let mut sentences = data::load(path, self.columns()?, true)?;
-        let scheme = data::normalize_tags(&mut sentences, self.scheme, path)?;
-        Ok((sentences, scheme))
+        let normalized = self.normalize(&mut sentences, path)?;
+        Ok((sentences, normalized))
+    }
+
+    /// Checks and converts the tags, with a warning for each repaired violation.
+    fn normalize(&self, sentences: &mut [Sentence], path: &Path) -> Result<Normalized> {
+        let normalized =
+            data::normalize_tags(sentences, self.scheme, self.scheme_violations, path)?;
+        for warning in &normalized.repaired {
+            eprintln!("ner: warning: {warning}");
+        }
+        Ok(normalized)
     }
 }
 
@@ -205,7 +220,8 @@ fn train(cmd: TrainCmd) -> Result<()> {
     let validation_path = cmd
         .validation
         .unwrap_or_else(|| sample_file("data/ner/validation.conll"));
-    let (train, scheme) = cmd.data.load_tagged(&train_path)?;
+    let (train, normalized) = cmd.data.load_tagged(&train_path)?;
+    let scheme = normalized.scheme;
     let (validation, _) = cmd.data.load_tagged(&validation_path)?;
     let task = NerTask {
         labels: NerTask::labels_for(train.iter()),
@@ -286,7 +302,7 @@ struct Tagged {
 }
 
 fn eval(cmd: EvalCmd) -> Result<()> {
-    let (sentences, scheme) = cmd.columns.load_tagged(&cmd.data)?;
+    let (sentences, normalized) = cmd.columns.load_tagged(&cmd.data)?;
     let task = load_task(&cmd.model, mode(cmd.strict))?;
     // Unknown gold tags fail before the model runs, with their line.
     for s in &sentences {
@@ -303,7 +319,7 @@ fn eval(cmd: EvalCmd) -> Result<()> {
     let predicted = tag(&cmd.model, &sentences, cmd.inference, mode(cmd.strict))?.tags;
     let gold: Vec<Vec<String>> = sentences.iter().map(|s| s.tags.clone().unwrap()).collect();
     let report = metrics::score(&gold, &predicted, mode(cmd.strict));
-    let value = json!({"data": cmd.data, "scheme": scheme.to_string(), "sentences": sentences.len(), "report": report});
+    let value = json!({"data": cmd.data, "scheme": normalized.scheme.to_string(), "repaired_tags": normalized.repaired.len(), "sentences": sentences.len(), "report": report});
     let text = serde_json::to_string_pretty(&value)?;
     let path = cmd
         .model
@@ -409,7 +425,7 @@ fn predict(cmd: PredictCmd) -> Result<()> {
         // Gold tags are optional in prediction input: read them when every line has them.
         let sentences = match data::load(&cmd.input, columns, true) {
             Ok(mut tagged) if tagged.iter().all(|s| s.original_tags.is_some()) => {
-                data::normalize_tags(&mut tagged, cmd.columns.scheme, &cmd.input)?;
+                cmd.columns.normalize(&mut tagged, &cmd.input)?;
                 tagged
             }
             _ => data::load(&cmd.input, columns, false)?,

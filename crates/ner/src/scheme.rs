@@ -85,21 +85,39 @@ pub fn detect<'a>(sentences: impl Iterator<Item = &'a [String]>) -> Scheme {
     if iob1 { Scheme::Iob1 } else { Scheme::Iob2 }
 }
 
-/// A violation of `scheme` at tag `index` of a sentence, described.
-pub fn validate(tags: &[String], scheme: Scheme) -> Result<(), (usize, String)> {
+/// A place where tags break their scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Index of the offending tag in its sentence.
+    pub index: usize,
+    pub message: String,
+}
+
+/// The tags of one sentence checked against `scheme`.
+///
+/// `Err` is a tag that cannot be read at all (not a tag, a BIOES letter in IOB data).
+/// `Ok` lists the violations that have one obvious reading, the one conlleval and seqeval's
+/// default mode give them: a tag that starts an entity where the scheme does not allow a
+/// start (IOB1 `B-X` after `O`, IOB2 `I-X` after `O`, BIOES `I-`/`E-` without `B-`) starts
+/// an entity all the same, and a BIOES entity left open ends where its tags stop. The
+/// original CoNLL-2003 eng.train has two (`B-MISC` after `O`, lines 152428 and 175436);
+/// [`to_iob2`] gives them that reading, and the caller decides whether to accept them.
+pub fn validate(tags: &[String], scheme: Scheme) -> Result<Vec<Violation>, Violation> {
+    let mut violations = Vec::new();
     let mut previous = Tag::Outside;
     for (i, tag) in tags.iter().enumerate() {
-        let parsed = parse(tag).ok_or_else(|| {
-            (
-                i,
-                format!("`{tag}` is not a tag (O, or B-/I-/E-/S- and a type)"),
-            )
+        let parsed = parse(tag).ok_or_else(|| Violation {
+            index: i,
+            message: format!("`{tag}` is not a tag (O, or B-/I-/E-/S- and a type)"),
         })?;
+        if let (Scheme::Iob1 | Scheme::Iob2, Tag::Inside('E' | 'S', _)) = (scheme, parsed) {
+            return Err(Violation {
+                index: i,
+                message: format!("`{tag}` is a BIOES tag in {scheme} data"),
+            });
+        }
         let follows = |kind: &str, letters: &[char]| matches!(previous, Tag::Inside(l, k) if k == kind && letters.contains(&l));
         let problem = match (scheme, parsed) {
-            (Scheme::Iob1 | Scheme::Iob2, Tag::Inside('E' | 'S', _)) => {
-                Some(format!("`{tag}` is a BIOES tag in {scheme} data"))
-            }
             (Scheme::Iob1, Tag::Inside('B', kind)) if !follows(kind, &['B', 'I']) => Some(format!(
                 "`{tag}` in IOB1 must directly follow an entity of type {kind}"
             )),
@@ -122,35 +140,39 @@ pub fn validate(tags: &[String], scheme: Scheme) -> Result<(), (usize, String)> 
             _ => None,
         };
         if let Some(message) = problem.or(unclosed) {
-            return Err((i, message));
+            violations.push(Violation { index: i, message });
         }
         previous = parsed;
     }
     if let (Scheme::Bioes, Tag::Inside('B' | 'I', kind)) = (scheme, previous) {
-        return Err((
-            tags.len() - 1,
-            format!("the sentence ends inside an entity of type {kind} (no E-{kind})"),
-        ));
+        violations.push(Violation {
+            index: tags.len() - 1,
+            message: format!("the sentence ends inside an entity of type {kind} (no E-{kind})"),
+        });
     }
-    Ok(())
+    Ok(violations)
 }
 
-/// Rewrites valid `scheme` tags as IOB2.
+/// Rewrites `scheme` tags as IOB2. Tags that [`validate`] reports as repairable get
+/// conlleval's reading: a tag that cannot continue the entity before it starts a new one.
 pub fn to_iob2(tags: &[String], scheme: Scheme) -> Vec<String> {
     let mut out = Vec::with_capacity(tags.len());
     let mut previous = Tag::Outside;
     for tag in tags {
         let parsed = parse(tag).expect("validated before conversion");
-        let converted = match (scheme, parsed) {
-            (_, Tag::Outside) => "O".to_string(),
-            (Scheme::Iob2, _) => tag.clone(),
-            (Scheme::Iob1, Tag::Inside('I', kind)) => {
-                let continues = matches!(previous, Tag::Inside(_, k) if k == kind);
-                format!("{}-{kind}", if continues { 'I' } else { 'B' })
+        let converted = match parsed {
+            Tag::Outside => "O".to_string(),
+            Tag::Inside(letter, kind) => {
+                // Only B- and I- leave an entity open (BIOES closes it with E- or S-).
+                let continues = matches!(previous, Tag::Inside('B' | 'I', k) if k == kind);
+                let inside = match (scheme, letter) {
+                    (Scheme::Iob1, 'I') | (Scheme::Iob2, 'I') | (Scheme::Bioes, 'I' | 'E') => {
+                        continues
+                    }
+                    _ => false,
+                };
+                format!("{}-{kind}", if inside { 'I' } else { 'B' })
             }
-            (Scheme::Iob1, Tag::Inside(_, kind)) => format!("B-{kind}"),
-            (Scheme::Bioes, Tag::Inside('B' | 'S', kind)) => format!("B-{kind}"),
-            (Scheme::Bioes, Tag::Inside(_, kind)) => format!("I-{kind}"),
         };
         out.push(converted);
         previous = parsed;
@@ -170,7 +192,7 @@ mod tests {
     fn iob1_converts_to_iob2() {
         let iob1 = tags("I-ORG O I-MISC I-MISC B-MISC O I-PER I-LOC");
         assert_eq!(detect([iob1.as_slice()].into_iter()), Scheme::Iob1);
-        validate(&iob1, Scheme::Iob1).unwrap();
+        assert!(validate(&iob1, Scheme::Iob1).unwrap().is_empty());
         assert_eq!(
             to_iob2(&iob1, Scheme::Iob1),
             tags("B-ORG O B-MISC I-MISC B-MISC O B-PER B-LOC")
@@ -181,7 +203,7 @@ mod tests {
     fn bioes_converts_to_iob2() {
         let bioes = tags("S-PER O B-ORG I-ORG E-ORG B-LOC E-LOC");
         assert_eq!(detect([bioes.as_slice()].into_iter()), Scheme::Bioes);
-        validate(&bioes, Scheme::Bioes).unwrap();
+        assert!(validate(&bioes, Scheme::Bioes).unwrap().is_empty());
         assert_eq!(
             to_iob2(&bioes, Scheme::Bioes),
             tags("B-PER O B-ORG I-ORG I-ORG B-LOC I-LOC")
@@ -195,20 +217,48 @@ mod tests {
         assert_eq!(to_iob2(&iob2, Scheme::Iob2), iob2);
     }
 
+    /// The one violation of a sentence that has exactly one.
+    fn violation(s: &str, scheme: Scheme) -> Violation {
+        let found = validate(&tags(s), scheme).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        found.into_iter().next().unwrap()
+    }
+
     #[test]
     fn violations_are_located_and_explained() {
-        let err = validate(&tags("O I-PER"), Scheme::Iob2).unwrap_err();
-        assert_eq!(err.0, 1);
-        assert!(err.1.contains("must follow B-PER"));
-        let err = validate(&tags("O B-PER"), Scheme::Iob1).unwrap_err();
-        assert!(err.1.contains("IOB1"));
-        let err = validate(&tags("B-PER O"), Scheme::Bioes).unwrap_err();
-        assert!(err.1.contains("not closed"), "{}", err.1);
-        let err = validate(&tags("B-PER I-PER"), Scheme::Bioes).unwrap_err();
-        assert!(err.1.contains("ends inside"));
+        let v = violation("O I-PER", Scheme::Iob2);
+        assert_eq!(v.index, 1);
+        assert!(v.message.contains("must follow B-PER"));
+        let v = violation("O O B-PER", Scheme::Iob1);
+        assert_eq!(v.index, 2);
+        assert!(v.message.contains("IOB1"));
+        let v = violation("B-PER O", Scheme::Bioes);
+        assert!(v.message.contains("not closed"), "{}", v.message);
+        let v = violation("S-PER B-PER I-PER", Scheme::Bioes);
+        assert_eq!(v.index, 2);
+        assert!(v.message.contains("ends inside"));
         let err = validate(&tags("O X-PER"), Scheme::Iob2).unwrap_err();
-        assert!(err.1.contains("not a tag"));
+        assert!(err.message.contains("not a tag"));
         let err = validate(&tags("S-PER"), Scheme::Iob2).unwrap_err();
-        assert!(err.1.contains("BIOES tag"));
+        assert!(err.message.contains("BIOES tag"));
+    }
+
+    #[test]
+    fn violations_convert_as_conlleval_reads_them() {
+        // eng.train line 152428: `the/O Atlanta/B-MISC Games/I-MISC` in IOB1.
+        let iob1 = tags("O B-MISC I-MISC O");
+        assert_eq!(to_iob2(&iob1, Scheme::Iob1), tags("O B-MISC I-MISC O"));
+        assert_eq!(
+            to_iob2(&tags("O I-PER I-PER I-LOC"), Scheme::Iob2),
+            tags("O B-PER I-PER B-LOC")
+        );
+        assert_eq!(
+            to_iob2(&tags("O E-PER S-LOC I-LOC"), Scheme::Bioes),
+            tags("O B-PER B-LOC B-LOC")
+        );
+        assert_eq!(
+            to_iob2(&tags("B-PER E-PER I-PER E-PER"), Scheme::Bioes),
+            tags("B-PER I-PER B-PER I-PER")
+        );
     }
 }

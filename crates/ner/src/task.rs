@@ -426,7 +426,7 @@ mod tests {
     fn sentences() -> Vec<Sentence> {
         let text = "-DOCSTART- O\n\na O\nb I-PER\n\nc O\n\nd I-LOC\n\n-DOCSTART- O\n\ne O\n";
         let mut s = parse_conll(text, "t", Columns::default(), true).unwrap();
-        normalize_tags(&mut s, None, std::path::Path::new("t")).unwrap();
+        normalize_tags(&mut s, None, Default::default(), std::path::Path::new("t")).unwrap();
         s
     }
 

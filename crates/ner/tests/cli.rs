@@ -304,13 +304,16 @@ fn bad_input_gives_clear_errors() {
     let columns = write("columns.conll", b"EU NNP I-NP I-ORG\nrejects VBZ O\n");
     assert!(train_with(&columns, &[]).contains("columns.conll:2: 3 columns, but line 1 has 4"));
     let scheme = write("scheme.conll", b"a B-PER\n\nb O\nc I-LOC\n");
-    let out = train_with(&scheme, &["--scheme", "iob2"]);
+    let out = train_with(
+        &scheme,
+        &["--scheme", "iob2", "--scheme-violations", "error"],
+    );
     assert!(
         out.contains("scheme.conll:4: tag column: `I-LOC` in IOB2"),
         "{out}"
     );
     let bioes = write("bioes.conll", b"a B-PER\nb O\n\nc S-LOC\n");
-    let out = train_with(&bioes, &[]);
+    let out = train_with(&bioes, &["--scheme-violations", "error"]);
     assert!(
         out.contains("bioes.conll:2") && out.contains("not closed"),
         "{out}"
@@ -331,6 +334,30 @@ fn bad_input_gives_clear_errors() {
     assert!(
         out.contains("unknown.conll:4: unknown tag `B-DATE`"),
         "{out}"
+    );
+    // A scheme violation with one reading (the original CoNLL-2003 eng.train has two) is
+    // read as conlleval does by default, with a warning that names its line.
+    let violation = write(
+        "violation.conll",
+        b"Anna B-PER\nsings O\n\nthe O\nBonn I-LOC\n",
+    );
+    let out = ner(&[
+        "eval",
+        "--model",
+        s(&run),
+        "--data",
+        s(&violation),
+        "--scheme",
+        "iob2",
+    ]);
+    let report: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(report["repaired_tags"], 1);
+    assert_eq!(report["report"]["gold_entities"], 2, "{report}");
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warning.contains("warning: ")
+            && warning.contains("violation.conll:5: tag column: `I-LOC` in IOB2"),
+        "{warning}"
     );
     // A conlleval file with a missing column.
     let short = write("short.txt", b"Anna B-PER\n");
