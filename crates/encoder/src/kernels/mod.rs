@@ -47,7 +47,7 @@ pub enum Precision {
     /// f32 throughout: the same numbers as transformers in f32 (the default).
     #[default]
     F32,
-    /// Products in IEEE half precision, accumulated in f32 every [`gemm_f16::CHUNK`] terms
+    /// Products in IEEE half precision, accumulated in f32 every 64 terms (`gemm_f16::CHUNK`)
     /// (CPUs with AVX512-FP16 only): about twice the matrix throughput; a fine-tuned model's
     /// outputs move by ~1e-3 (measured in BENCHMARKS.md, "f16 inference").
     F16,
