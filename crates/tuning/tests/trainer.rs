@@ -151,6 +151,24 @@ fn the_steps_strategy_also_evaluates_after_the_last_step_as_trainer_does() {
 }
 
 #[test]
+fn a_validation_set_that_is_never_evaluated_is_not_featurized() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = args(&dir.path().join("no-eval"));
+    a.eval_strategy = IntervalStrategy::No;
+    let task = RegressionTask::default();
+    let summary = run(&task, a).unwrap();
+    assert!(summary.eval.is_none());
+    assert_eq!(task.featurized.get(), 40, "the 40 training examples only");
+    let task = RegressionTask::default();
+    run(&task, args(&dir.path().join("eval"))).unwrap();
+    assert_eq!(
+        task.featurized.get(),
+        60,
+        "training and validation examples"
+    );
+}
+
+#[test]
 fn the_same_seed_reproduces_the_same_metrics_log() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, c) = (

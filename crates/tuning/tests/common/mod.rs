@@ -40,6 +40,8 @@ pub struct Feature {
 pub struct RegressionTask {
     pub nan_after: Option<usize>,
     pub calls: Cell<usize>,
+    /// Examples passed to `featurize`, over all calls.
+    pub featurized: Cell<usize>,
 }
 
 pub fn examples(n: usize) -> Vec<Example> {
@@ -116,6 +118,7 @@ impl Task for RegressionTask {
         tokenizer: &Tokenizer,
         max_seq_length: usize,
     ) -> anyhow::Result<Vec<Feature>> {
+        self.featurized.set(self.featurized.get() + examples.len());
         examples
             .iter()
             .map(|e| {
