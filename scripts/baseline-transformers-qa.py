@@ -21,6 +21,8 @@ Run (from the repository root, after `cargo build --release -p finetune-qa`):
       --train ../shared/data/squad/train-v1.1-rebuilt.json.gz \
       --validation ../shared/data/squad/dev-v1.1.json.gz --max-train-samples 8000 \
       --epochs 2 --batch-size 12 --lr 3e-5 --seed 42 --output-dir runs/hf-squad
+With --eval-only (no --train needed) the model is evaluated as it is, e.g. a `qa train`
+export, to compare this post-processing and scorer with `qa eval` on the same model.
 Prints one JSON line and writes it, predictions.json and the window logits' summary to
 --output-dir.
 """
@@ -158,12 +160,15 @@ def main():
                                 ("n-best-size", int, 20), ("max-answer-length", int, 30),
                                 ("output-dir", str, "/tmp/hf-squad")]:
         p.add_argument(f"--{name}", type=kind, default=default)
+    # --eval-only: no training; evaluate --model as it is (e.g. a `qa train` export), so that
+    # this script's post-processing and scorer can be compared with `qa eval` on one model.
+    p.add_argument("--eval-only", action="store_true")
     a = p.parse_args()
     os.makedirs(a.output_dir, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(a.model)
-    train_questions = read_squad(a.train)[:a.max_train_samples]
+    train_questions = [] if a.eval_only else read_squad(a.train)[:a.max_train_samples]
     dev_questions = read_squad(a.validation)[:a.max_eval_samples]
-    train_windows = windows(train_questions, tokenizer, a.max_seq_length, a.doc_stride)
+    train_windows = windows(train_questions, tokenizer, a.max_seq_length, a.doc_stride) if train_questions else []
     train_items = []
     for w in train_windows:
         start, end = label(w, train_questions[w["question"]])
@@ -181,7 +186,7 @@ def main():
     trainer = Trainer(model=model, args=args, train_dataset=Features(train_items),
                       data_collator=DataCollatorWithPadding(tokenizer))
     start = time.time()
-    out = trainer.train()
+    train_metrics = {} if a.eval_only else trainer.train().metrics
     train_wall = time.time() - start
 
     start = time.time()
@@ -199,8 +204,8 @@ def main():
     result = {"exact_match": round(scores["exact_match"], 4), "f1": round(scores["f1"], 4),
               "qa_score": ours, "train_questions": len(train_questions), "train_windows": len(train_items),
               "dev_questions": len(dev_questions), "dev_windows": len(dev_windows),
-              "train_runtime_s": out.metrics["train_runtime"],
-              "train_samples_per_second": out.metrics["train_samples_per_second"], "train_wall_s": train_wall,
+              "eval_only": a.eval_only, "train_runtime_s": train_metrics.get("train_runtime"),
+              "train_samples_per_second": train_metrics.get("train_samples_per_second"), "train_wall_s": train_wall,
               "eval_wall_s": eval_wall, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
               "torch_threads": torch.get_num_threads(), "transformers_args": {
                   "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr, "warmup_ratio": a.warmup_ratio,
