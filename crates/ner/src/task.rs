@@ -10,6 +10,8 @@
 //! document (alternately after and before the sentence); only the sentence's own words carry
 //! labels and predictions.
 
+use std::cell::OnceCell;
+
 use anyhow::{Result, anyhow};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -259,17 +261,25 @@ impl Task for NerTask {
             add_special_tokens: false,
             ..EncodeOptions::default()
         };
-        // Sub-tokens per word of a sentence (words are tokenized independently).
+        // Sub-tokens per word of a sentence (words are tokenized independently), computed once
+        // per sentence: with document context every sentence is also a neighbour of a dozen
+        // others, and tokenizing it again for each of them was most of the featurizing time.
+        let counted: Vec<OnceCell<Vec<usize>>> =
+            sentences.iter().map(|_| OnceCell::new()).collect();
         let word_tokens = |index: usize| -> Vec<usize> {
-            let s = &sentences[index];
-            let words: Vec<&str> = s.words.iter().map(String::as_str).collect();
-            let mut counts = vec![0usize; words.len()];
-            if let Ok(windows) = tokenizer.encode_words(&words, &plain) {
-                for w in windows[0].word_ids.iter().flatten() {
-                    counts[*w as usize] += 1;
-                }
-            }
-            counts
+            counted[index]
+                .get_or_init(|| {
+                    let s = &sentences[index];
+                    let words: Vec<&str> = s.words.iter().map(String::as_str).collect();
+                    let mut counts = vec![0usize; words.len()];
+                    if let Ok(windows) = tokenizer.encode_words(&words, &plain) {
+                        for w in windows[0].word_ids.iter().flatten() {
+                            counts[*w as usize] += 1;
+                        }
+                    }
+                    counts
+                })
+                .clone()
         };
         let windowed = EncodeOptions {
             max_length: Some(max_seq_length),
