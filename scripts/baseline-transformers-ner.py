@@ -10,7 +10,7 @@ decay, evaluation on eng.testa each epoch with seqeval, the best epoch kept (in 
 scored on eng.testb. Writes the test predictions in conlleval format and prints one JSON line
 with seqeval's F1 (default mode) next to `ner score`'s on the same file.
 
-Run (from the repository root, after `cargo build --release -p finetune-ner`):
+Run (from the repository root, after `cargo build --release --workspace`):
   .venv/bin/python scripts/baseline-transformers-ner.py --model data/models/all-MiniLM-L6-v2 \
       --data ../shared/data/conll2003 --epochs 3 --batch-size 16 --lr 5e-5 --warmup-ratio 0.1 \
       --weight-decay 0.01 --seed 42 --output-dir /tmp/hf-conll

@@ -16,7 +16,7 @@ context, at most max_answer_length tokens, score = start + end logit, text cut f
 context by character offsets), scored with the official SQuAD v1.1 definition (implemented
 here) and, as a cross-check, with `qa score` on the same predictions file.
 
-Run (from the repository root, after `cargo build --release -p finetune-qa`):
+Run (from the repository root, after `cargo build --release --workspace`):
   .venv/bin/python scripts/baseline-transformers-qa.py --model data/models/all-MiniLM-L6-v2 \
       --train ../shared/data/squad/train-v1.1-rebuilt.json.gz \
       --validation ../shared/data/squad/dev-v1.1.json.gz --max-train-samples 8000 \
@@ -197,7 +197,7 @@ def main():
     with open(path, "w", encoding="utf-8") as f:
         json.dump(answers, f, ensure_ascii=False)
     scores = squad_scores(dev_questions, answers)
-    # The same predictions scored by finetune's scorer (needs `cargo build --release -p finetune-qa`).
+    # The same predictions scored by finetune's scorer (needs `cargo build --release --workspace`).
     ours = subprocess.run(["target/release/qa", "score", "--gold", a.validation, "--predictions", path],
                           capture_output=True, text=True)
     ours = json.loads(ours.stdout) if ours.returncode == 0 else {"error": ours.stderr.strip()}

@@ -14,7 +14,7 @@ hyperparameters as `relation train`, fine-tuned with transformers' Trainer.
   the best held-out official macro-F1 is kept (in memory) and written as the test key.
 - The test predictions are scored with `relation score` (the same official definition).
 
-Run (from the repository root, after `cargo build --release -p finetune-relation`):
+Run (from the repository root, after `cargo build --release --workspace`):
   .venv/bin/python scripts/baseline-transformers-relation.py --model data/models/all-MiniLM-L6-v2 \
       --data ../shared/data/semeval2010_task8 --head entity-start --epochs 5 --batch-size 16 \
       --lr 5e-5 --warmup-ratio 0.1 --weight-decay 0.01 --seed 42 --output-dir /tmp/hf-semeval

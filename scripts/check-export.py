@@ -6,7 +6,7 @@ loads both the source and the export with transformers.AutoModel / AutoTokenizer
 last_hidden_state on a few sentences. Exits non-zero if any difference exceeds 1e-6 or the
 tokenizers disagree.
 
-Run: scripts/setup-python && cargo build --release -p finetune-encoder \
+Run: scripts/setup-python && cargo build --release --workspace \
      && .venv/bin/python scripts/check-export.py [MODEL_DIR ...]
 Default sources: the tiny pytorch_model.bin fixture (bert. prefix, legacy names) and
 all-MiniLM-L6-v2 when fetched.

@@ -5,7 +5,7 @@ For each file (lines `token ... gold predicted`, blank lines between sentences) 
 seqeval's micro precision / recall / F1 and `ner score`'s, to 4 decimals, and exits 1 if any
 differs. Used on the CoNLL-2003 benchmark's test predictions (BENCHMARKS.md).
 
-Run (from the repository root, after `cargo build --release -p finetune-ner`):
+Run (from the repository root, after `cargo build --release --workspace`):
   .venv/bin/python scripts/check-ner-score.py runs/conll/plain/test_predictions.conll ...
 """
 

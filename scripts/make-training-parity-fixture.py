@@ -11,7 +11,7 @@ The classifier head is initialised by `sentiment train` from the seed; to give T
 same start, this script first runs `sentiment train` for one step at learning rate 1e-30
 (which leaves every weight as initialised, to within 1e-30) and loads its export.
 
-Run (from the repository root, after `cargo build --release -p finetune-sentiment`):
+Run (from the repository root, after `cargo build --release --workspace`):
   .venv/bin/python scripts/make-training-parity-fixture.py
 """
 
