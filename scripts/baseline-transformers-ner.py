@@ -20,7 +20,9 @@ import argparse
 import copy
 import json
 import os
+import resource
 import subprocess
+import sys
 import time
 
 import torch
@@ -150,7 +152,12 @@ def main():
               "train_runtime_s": out.metrics["train_runtime"],
               "train_samples_per_second": out.metrics["train_samples_per_second"], "wall_s": wall,
               "torch_threads": torch.get_num_threads(), "truncated_test_sentences":
-                  sum(1 for (w, _), t in zip(data["testb"], pred) if len(t) < len(w))}
+                  sum(1 for (w, _), t in zip(data["testb"], pred) if len(t) < len(w)),
+              # ru_maxrss is in KiB on Linux.
+              "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+              "epochs": a.epochs, "learning_rate": a.lr, "batch_size": a.batch_size,
+              "warmup_ratio": a.warmup_ratio, "weight_decay": a.weight_decay, "seed": a.seed,
+              "max_seq_length": a.max_seq_length, "command": " ".join(["python"] + sys.argv)}
     json.dump(result, open(os.path.join(a.output_dir, "results.json"), "w"), indent=2)
     print(json.dumps(result))
 
