@@ -109,6 +109,9 @@ pub struct BertEmbeddings {
     /// HF: `LayerNorm`.
     pub layer_norm: LayerNorm,
     pub dropout: Dropout,
+    /// HF: `word_embeddings.padding_idx` (`config.pad_token_id`): lookups of this row pass
+    /// no gradient back to it.
+    pub padding_idx: usize,
 }
 
 impl BertEmbeddings {
@@ -131,7 +134,26 @@ impl BertEmbeddings {
             ),
             layer_norm: init_layer_norm(config, device),
             dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            padding_idx: config.pad_id(),
         }
+    }
+
+    /// Word embeddings of `input_ids`, with `nn.Embedding(padding_idx=...)`'s gradient rule:
+    /// the padding row gets no gradient from its lookups. It matters where a loss reads the
+    /// states of padded positions (the span head's softmax runs over the whole padded window,
+    /// as in BertForQuestionAnswering); without it the padding row would learn there and
+    /// transformers' would not.
+    fn word_embeddings(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
+        if !self.word_embeddings.weight.val().is_require_grad() {
+            return self.word_embeddings.forward(input_ids);
+        }
+        let words = self.word_embeddings.forward(input_ids.clone());
+        let [batch, seq, hidden] = words.dims();
+        let padding = input_ids
+            .equal_elem(self.padding_idx as i64)
+            .unsqueeze_dim::<3>(2)
+            .expand([batch, seq, hidden]);
+        words.clone().mask_where(padding, words.detach())
     }
 
     /// `[B, T]` ids -> `[B, T, H]`.
@@ -141,7 +163,7 @@ impl BertEmbeddings {
         let position_ids = Tensor::<1, Int>::arange(0..seq as i64, &device)
             .unsqueeze::<2>()
             .expand([batch, seq]);
-        let embeddings = self.word_embeddings.forward(input_ids)
+        let embeddings = self.word_embeddings(input_ids)
             + self.token_type_embeddings.forward(token_type_ids)
             + self.position_embeddings.forward(position_ids);
         crate::kernels::dropout(&self.dropout, self.layer_norm.forward(embeddings))
