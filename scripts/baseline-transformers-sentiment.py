@@ -58,12 +58,17 @@ class Encoded(torch.utils.data.Dataset):
         return self.items[i]
 
 
+def device_name(device):
+    """What trained the model: "cpu", or the GPU's name for --device cuda."""
+    return torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
+
+
 def main():
     p = argparse.ArgumentParser()
     for name, kind, default in [("model", str, None), ("train", str, None), ("validation", str, None),
                                 ("max-train-samples", int, None), ("epochs", float, 3.0), ("batch-size", int, 32),
                                 ("lr", float, 5e-5), ("warmup-ratio", float, 0.0), ("weight-decay", float, 0.0),
-                                ("seed", int, 42), ("max-seq-length", int, 128), ("output-dir", str, "/tmp/hf-run"),
+                                ("seed", int, 42), ("max-seq-length", int, 128), ("device", str, "cpu"), ("output-dir", str, "/tmp/hf-run"),
                                 ("output", str, None), ("eval-steps", int, None)]:
         p.add_argument(f"--{name}", type=kind, default=default)
     p.add_argument("--pad-to-max-length", action="store_true")
@@ -84,7 +89,7 @@ def main():
         eval_strategy="steps" if a.eval_steps else "epoch", eval_steps=a.eval_steps, save_strategy="no", logging_steps=25, report_to=[],
         # transformers 5 names Trainer's length-grouped sampler this way (was group_by_length).
         train_sampling_strategy="group_by_length" if a.group_by_length else "random",
-        dataloader_num_workers=0, use_cpu=True)
+        dataloader_num_workers=0, use_cpu=(a.device == "cpu"))
 
     def accuracy(pred):
         return {"accuracy": float((np.argmax(pred.predictions, -1) == pred.label_ids).mean())}
@@ -106,7 +111,7 @@ def main():
         "evaluations": [{"step": e["step"], "epoch": e["epoch"], "accuracy": e["eval_accuracy"]} for e in evals],
         "train_runtime_s": train_out.metrics["train_runtime"],
         "train_samples_per_second": train_out.metrics["train_samples_per_second"],
-        "wall_s": runtime, "torch_threads": torch.get_num_threads(),
+        "wall_s": runtime, "torch_threads": torch.get_num_threads(), "device": device_name(a.device),
         # ru_maxrss is in KiB on Linux.
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "padding": "max_length" if a.pad_to_max_length else "dynamic", "group_by_length": a.group_by_length,
