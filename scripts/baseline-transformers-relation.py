@@ -259,13 +259,13 @@ def main():
     logits = trainer.predict(Marked(test, tok, marker_ids, labels, a.max_seq_length)).predictions
     key = os.path.join(a.output_dir, "test_predictions.txt")
     gold = os.path.join(a.output_dir, "test_key.txt")
+    predicted = [labels[row] for row in logits.argmax(-1)]
     with open(key, "w") as f:
-        for e, row in zip(test, logits.argmax(-1)):
-            f.write(f"{e[0]}\t{labels[row]}\n")
+        for e, label in zip(test, predicted):
+            f.write(f"{e[0]}\t{label}\n")
     with open(gold, "w") as f:
         for e in test:
             f.write(f"{e[0]}\t{e[4]}\n")
-    predicted = [labels[row] for row in logits.argmax(-1)]
     python_f1 = official_macro_f1([e[4] for e in test], predicted)
     # `relation score` is the reference scorer; where the binary is not built (a GPU machine
     # without the Rust build), the same definition implemented above scores the key and the
