@@ -26,6 +26,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 
 import torch
@@ -209,6 +210,17 @@ class KeepBest(TrainerCallback):
             self.state = copy.deepcopy(model.state_dict())
 
 
+def marker_tokens(choice):
+    """The four marker tokens (e1 start, e1 end, e2 start, e2 end), as `relation train --markers`."""
+    named = {"unused": ("[unused0]", "[unused1]", "[unused2]", "[unused3]"), "punct": ("$", "$", "#", "#")}
+    if choice in named:
+        return named[choice]
+    tokens = [t.strip() for t in choice.split(",")]
+    if len(tokens) != 4 or not all(tokens):
+        sys.exit(f"unknown --markers `{choice}` (unused, punct, or four tokens E1,/E1,E2,/E2)")
+    return tokens
+
+
 def device_name(device):
     """What trained the model: "cpu", or the GPU's name for --device cuda."""
     return torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
@@ -220,7 +232,8 @@ def main():
                                 ("epochs", float, 5.0), ("batch-size", int, 16), ("lr", float, 5e-5),
                                 ("warmup-ratio", float, 0.1), ("weight-decay", float, 0.01), ("dropout", float, 0.1),
                                 ("holdout", float, 0.1), ("seed", int, 42), ("max-seq-length", int, 128),
-                                ("device", str, "cpu"), ("output-dir", str, "/tmp/hf-semeval")]:
+                                ("markers", str, "unused"), ("device", str, "cpu"),
+                                ("output-dir", str, "/tmp/hf-semeval")]:
         p.add_argument(f"--{name}", type=kind, default=default)
     a = p.parse_args()
     os.makedirs(a.output_dir, exist_ok=True)
@@ -232,7 +245,9 @@ def main():
     tok = Tokenizer.from_file(os.path.join(a.model, "tokenizer.json"))
     tok.no_truncation()
     tok.no_padding()
-    marker_ids = [tok.token_to_id(t) for t in ("[unused0]", "[unused1]", "[unused2]", "[unused3]")]
+    marker_ids = [tok.token_to_id(t) for t in marker_tokens(a.markers)]
+    if None in marker_ids:
+        sys.exit(f"--markers {a.markers}: a marker token is not in the vocabulary of {a.model}")
     torch.manual_seed(a.seed)
     model = RelationModel(a.model, a.head, len(labels), a.dropout)
     args = TrainingArguments(
@@ -279,7 +294,7 @@ def main():
     result = {"official_macro_f1": round(100 * python_f1, 2),
               "micro_f1": round(100 * score["directed"]["micro_f1"], 2) if score else None,
               "scorer": "relation score" if score else "python (relation binary not built)",
-              "heldout_best_macro_f1": round(100 * keep.best, 2), "head": a.head,
+              "heldout_best_macro_f1": round(100 * keep.best, 2), "head": a.head, "markers": a.markers,
               "train_runtime_s": out.metrics["train_runtime"],
               "train_samples_per_second": out.metrics["train_samples_per_second"], "wall_s": wall,
               "torch_threads": torch.get_num_threads(), "device": device_name(a.device), "train": len(train), "heldout": len(held),
