@@ -1,6 +1,7 @@
 //! `relation`: fine-tune, evaluate and apply relation classifiers (SemEval-2010 Task 8 and
 //! JSONL data with two entity spans), and score answer keys with the official definition.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -338,6 +339,48 @@ fn predict(cmd: PredictCmd) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a relation named without its direction on one side (`Cause-Effect`) and with it on
+/// the other (`Cause-Effect(e2,e1)`): every such answer would count as wrong and the official
+/// score would read 0% with no hint why. Some SemEval copies ship an undirected
+/// TEST_FILE_KEY.TXT; the directed key is in the label lines of TEST_FILE_FULL.TXT.
+fn check_directions(
+    cmd: &ScoreCmd,
+    gold: &[(String, String, String)],
+    predictions: &[(String, String, usize)],
+) -> Result<()> {
+    let name = cmd.predictions.display();
+    let gold: Vec<(&str, String)> = gold
+        .iter()
+        .map(|(_, l, at)| (l.as_str(), at.clone()))
+        .collect();
+    let predicted: Vec<(&str, String)> = predictions
+        .iter()
+        .map(|(_, l, line)| (l.as_str(), format!("{name}:{line}")))
+        .collect();
+    for (one, other) in [(&gold, &predicted), (&predicted, &gold)] {
+        // The first directed label of `other` for each relation, by its undirected name.
+        let mut directed: HashMap<&str, &(&str, String)> = HashMap::new();
+        for entry in other.iter() {
+            let relation = metrics::undirected(entry.0);
+            if relation != entry.0 {
+                directed.entry(relation).or_insert(entry);
+            }
+        }
+        if let Some(((label, at), (with, with_at))) = one
+            .iter()
+            .find_map(|entry| directed.get(entry.0).map(|found| (entry, *found)))
+        {
+            bail!(
+                "{at}: label `{label}` has no direction, but {with_at} has `{with}`: the \
+                 official score needs the direction on both sides (a SemEval key without \
+                 directions can be rebuilt from the label lines of TEST_FILE_FULL.TXT, or \
+                 pass that file as --gold)"
+            );
+        }
+    }
+    Ok(())
+}
+
 fn score(cmd: ScoreCmd) -> Result<()> {
     let gold: Vec<(String, String, String)> = if data::is_dataset(&cmd.gold)? {
         data::load(&cmd.gold, true)?
@@ -352,6 +395,7 @@ fn score(cmd: ScoreCmd) -> Result<()> {
             .collect()
     };
     let predictions = data::read_key(&cmd.predictions)?;
+    check_directions(&cmd, &gold, &predictions)?;
     let gold_ids: std::collections::HashSet<&str> =
         gold.iter().map(|(id, _, _)| id.as_str()).collect();
     // As the official scorer: a predicted id missing from the key is an error.

@@ -281,6 +281,32 @@ fn bad_input_gives_clear_errors() {
         out.contains("stray.txt:2: id 9 is not in the gold key"),
         "{out}"
     );
+    // An undirected key (as some copies of TEST_FILE_KEY.TXT) against directed predictions.
+    let undirected = write("undirected.txt", b"1\tOther\n2\tCause-Effect\n");
+    let directed = write("directed.txt", b"1\tOther\n2\tCause-Effect(e2,e1)\n");
+    let out = err(&relation(&[
+        "score",
+        "--gold",
+        s(&undirected),
+        "--predictions",
+        s(&directed),
+    ]));
+    assert!(
+        out.contains("undirected.txt:2: label `Cause-Effect` has no direction")
+            && out.contains("directed.txt:2 has `Cause-Effect(e2,e1)`"),
+        "{out}"
+    );
+    let out = err(&relation(&[
+        "score",
+        "--gold",
+        s(&directed),
+        "--predictions",
+        s(&undirected),
+    ]));
+    assert!(
+        out.contains("undirected.txt:2: label `Cause-Effect` has no direction"),
+        "{out}"
+    );
     let malformed = write("malformed.txt", b"1 Other\n");
     let out = err(&relation(&[
         "score",
