@@ -267,58 +267,39 @@ fn bad_input_gives_clear_errors() {
         "{no_markers}"
     );
 
+    // `relation score` on two key files; each case must fail with the message given.
+    let score_fails_with = |gold: &Path, predictions: &Path, message: &str| {
+        let out = err(&relation(&[
+            "score",
+            "--gold",
+            s(gold),
+            "--predictions",
+            s(predictions),
+        ]));
+        assert!(out.contains(message), "expected `{message}` in: {out}");
+    };
     // A prediction for an id the key does not have, and a malformed key line.
     let key = write("key.txt", b"1\tOther\n2\tCause-Effect(e1,e2)\n");
     let stray = write("stray.txt", b"1\tOther\n9\tOther\n");
-    let out = err(&relation(&[
-        "score",
-        "--gold",
-        s(&key),
-        "--predictions",
-        s(&stray),
-    ]));
-    assert!(
-        out.contains("stray.txt:2: id 9 is not in the gold key"),
-        "{out}"
+    score_fails_with(&key, &stray, "stray.txt:2: id 9 is not in the gold key");
+    let malformed = write("malformed.txt", b"1 Other\n");
+    score_fails_with(
+        &key,
+        &malformed,
+        "malformed.txt:1: expected `ID<TAB>Relation`",
     );
-    // An undirected key (as some copies of TEST_FILE_KEY.TXT) against directed predictions.
+    // An undirected key (as some copies of TEST_FILE_KEY.TXT) against directed predictions,
+    // and the reverse.
     let undirected = write("undirected.txt", b"1\tOther\n2\tCause-Effect\n");
     let directed = write("directed.txt", b"1\tOther\n2\tCause-Effect(e2,e1)\n");
-    let out = err(&relation(&[
-        "score",
-        "--gold",
-        s(&undirected),
-        "--predictions",
-        s(&directed),
-    ]));
-    assert!(
-        out.contains("undirected.txt:2: label `Cause-Effect` has no direction")
-            && out.contains("directed.txt:2 has `Cause-Effect(e2,e1)`"),
-        "{out}"
+    let no_direction = "undirected.txt:2: label `Cause-Effect` has no direction";
+    score_fails_with(&undirected, &directed, no_direction);
+    score_fails_with(
+        &undirected,
+        &directed,
+        "directed.txt:2 has `Cause-Effect(e2,e1)`",
     );
-    let out = err(&relation(&[
-        "score",
-        "--gold",
-        s(&directed),
-        "--predictions",
-        s(&undirected),
-    ]));
-    assert!(
-        out.contains("undirected.txt:2: label `Cause-Effect` has no direction"),
-        "{out}"
-    );
-    let malformed = write("malformed.txt", b"1 Other\n");
-    let out = err(&relation(&[
-        "score",
-        "--gold",
-        s(&key),
-        "--predictions",
-        s(&malformed),
-    ]));
-    assert!(
-        out.contains("malformed.txt:1: expected `ID<TAB>Relation`"),
-        "{out}"
-    );
+    score_fails_with(&directed, &undirected, no_direction);
 }
 
 #[test]
