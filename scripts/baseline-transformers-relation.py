@@ -6,7 +6,8 @@ hyperparameters as `relation train`, fine-tuned with transformers' Trainer.
   SplitMix64 shuffle as `relation train --holdout`), TEST_FILE_FULL.TXT for the test score.
 - Marking: the sentence without tags is tokenized (tokenizers, from the model's
   tokenizer.json) and the ids of [unused0] e1 [unused1] ... [unused2] e2 [unused3] are
-  inserted around the tokens that overlap each entity's characters, exactly as finetune does.
+  inserted around the tokens that overlap each entity's characters, exactly as finetune does;
+  `--markers punct` uses $ e1 $ ... # e2 #, or name four tokens (as `relation train --markers`).
 - Heads: `entity-start` (the two start markers' states concatenated, dropout, linear),
   `cls` (AutoModelForSequenceClassification), `rbert` (R-BERT), as crates/relation/src/head.rs.
 - Training: Trainer's AdamW, linear schedule with warmup ratio, weight decay (not on biases
