@@ -5,6 +5,19 @@
 //! both sides are f32.
 
 use burn::tensor::{Device, Distribution, Tensor};
+use std::sync::{Mutex, MutexGuard};
+
+/// Burn's Flex backend keeps one random generator for the whole process, and the test
+/// harness runs these tests on parallel threads: a test that seeds it and then counts on
+/// the next draws (the dropout-mask test below) must not have another test draw in between.
+/// Every test that seeds the generator holds this lock from the seed to its last draw.
+static GENERATOR: Mutex<()> = Mutex::new(());
+
+fn seeded(device: &Device, seed: u64) -> MutexGuard<'static, ()> {
+    let turn = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(seed);
+    turn
+}
 
 fn max_scaled_diff(a: &[f32], b: &[f32], x: &[f32]) -> f32 {
     a.iter()
@@ -24,7 +37,7 @@ fn values(t: Tensor<2>) -> Vec<f32> {
 #[test]
 fn gelu_forward_matches_burn() {
     let device = Device::flex();
-    device.seed(7);
+    let _turn = seeded(&device, 7);
     let x = Tensor::<2>::random([64, 300], Distribution::Normal(0.0, 3.0), &device);
     let want = values(burn::tensor::activation::gelu(x.clone()));
     // Shared input (the clone keeps a second owner): written into a new buffer.
@@ -44,7 +57,7 @@ fn gelu_forward_matches_burn() {
 #[test]
 fn gelu_gradient_matches_burn() {
     let device = Device::flex().autodiff();
-    device.seed(11);
+    let _turn = seeded(&device, 11);
     let x = Tensor::<2>::random([48, 200], Distribution::Normal(0.0, 3.0), &device).require_grad();
     let w = Tensor::<2>::random([48, 200], Distribution::Normal(0.0, 1.0), &device);
 
@@ -69,7 +82,7 @@ fn gelu_gradient_matches_burn() {
 fn gelu_inside_a_larger_graph_trains_the_weights_before_it() {
     // A linear layer feeding GELU: the kernel's backward must hand the gradient on.
     let device = Device::flex().autodiff();
-    device.seed(3);
+    let _turn = seeded(&device, 3);
     let x = Tensor::<2>::random([16, 32], Distribution::Normal(0.0, 1.0), &device);
     let w = Tensor::<2>::random([32, 64], Distribution::Normal(0.0, 0.5), &device).require_grad();
     let fused = encoder::kernels::gelu(x.clone().matmul(w.clone())).sum();
@@ -97,7 +110,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 fn fused_linear_matches_burn_values_and_gradients() {
     use burn::nn::LinearConfig;
     let device = Device::flex().autodiff();
-    device.seed(17);
+    let _turn = seeded(&device, 17);
     // Odd sizes (gemm edge tiles); a 3-D input is folded into rows by the wrapper.
     let layer = LinearConfig::new(37, 29).init(&device);
     let x =
@@ -140,7 +153,7 @@ fn fused_linear_on_a_transposed_input_and_without_tracked_weights() {
     use burn::module::Module;
     use burn::nn::LinearConfig;
     let device = Device::flex().autodiff();
-    device.seed(19);
+    let _turn = seeded(&device, 19);
     // Frozen layer (no weight gradients wanted): only the input's gradient flows.
     let layer = LinearConfig::new(16, 8).init(&device).no_grad();
     let x = Tensor::<2>::random([16, 10], Distribution::Normal(0.0, 1.0), &device).require_grad();
@@ -209,7 +222,7 @@ fn flat(t: Tensor<3>) -> Vec<f32> {
 #[test]
 fn fused_attention_matches_the_composed_operations() {
     let device = Device::flex();
-    device.seed(5);
+    let _turn = seeded(&device, 5);
     let ([q, k, v], mask) = attention_inputs(&device);
     assert!(encoder::kernels::fused_attention_applies(&q, &mask));
     let scale = 1.0 / 8f64.sqrt();
@@ -235,7 +248,7 @@ fn fused_attention_matches_the_composed_operations() {
 #[test]
 fn fused_attention_gradients_and_dropout_masks_match_the_composed_operations() {
     let device = Device::flex().autodiff();
-    device.seed(6);
+    let _turn = seeded(&device, 6);
     let (inputs, mask) = attention_inputs(&device);
     let inputs = inputs.map(|x| x.require_grad());
     let weights = Tensor::<3>::random([3, 23, 32], Distribution::Normal(0.0, 1.0), &device);
