@@ -16,6 +16,13 @@ matrix on their own), and exits non-zero if a loss differs by more than --tolera
 Run (from the repository root, after `cargo build --release --workspace`):
   .venv/bin/python scripts/check-relation-training-parity.py --model data/models/all-MiniLM-L6-v2 \
       --train ../shared/data/semeval2010_task8/TRAIN_FILE.TXT
+
+The regression fixtures of crates/relation/tests/training_parity.rs (the tiny fixture encoder
+on our sample sentences, one per head it pins):
+  .venv/bin/python scripts/check-relation-training-parity.py --model tests/fixtures/encoder/tiny-bert \
+      --train data/relation/train.txt --markers '[unused0],[unused1],$,#' --max-seq-length 48 \
+      --sentences 16 --steps 8 --lr 2e-3 --max-grad-norm 0.5 --seed 7 --head HEAD \
+      --fixture tests/fixtures/relation/training-parity-HEAD
 """
 
 import argparse
@@ -27,7 +34,7 @@ import sys
 import tempfile
 
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 from transformers import Trainer, TrainingArguments
 
@@ -43,20 +50,44 @@ def baseline_module():
     return module
 
 
+def train_args(a, max_steps, lr):
+    """`relation train`'s arguments, less --output-dir (the fixture keeps them for the Rust test)."""
+    return ["--model", a.model, "--train", a.train, "--validation", a.train, "--head", a.head,
+            "--markers", a.markers, "--max-train-samples", str(a.sentences),
+            "--max-eval-samples", str(a.sentences), "--per-device-train-batch-size", str(a.sentences),
+            "--max-seq-length", str(a.max_seq_length), "--max-steps", str(max_steps),
+            "--learning-rate", str(lr), "--warmup-steps", str(a.warmup_steps),
+            "--weight-decay", str(a.weight_decay), "--max-grad-norm", str(a.max_grad_norm),
+            "--seed", str(a.seed), "--eval-strategy", "no", "--save-strategy", "no", "--logging-steps", "1",
+            "--hidden-dropout-prob", "0", "--attention-probs-dropout-prob", "0", "--classifier-dropout", "0"]
+
+
 def relation_train(a, out, max_steps, lr):
-    subprocess.run(
-        ["target/release/relation", "train", "--model", a.model, "--train", a.train, "--validation", a.train,
-         "--output-dir", out, "--overwrite-output-dir", "--head", a.head, "--markers", a.markers,
-         "--max-train-samples", str(a.sentences), "--max-eval-samples", str(a.sentences),
-         "--per-device-train-batch-size", str(a.sentences), "--max-steps", str(max_steps),
-         "--learning-rate", str(lr), "--warmup-steps", str(a.warmup_steps), "--weight-decay", str(a.weight_decay),
-         "--seed", str(a.seed), "--eval-strategy", "no", "--save-strategy", "no", "--logging-steps", "1",
-         "--hidden-dropout-prob", "0", "--attention-probs-dropout-prob", "0", "--classifier-dropout", "0"],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["target/release/relation", "train", *train_args(a, max_steps, lr), "--output-dir", out,
+                    "--overwrite-output-dir"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def max_abs(a, b):
     return (a - b).abs().max().item()
+
+
+def write_fixture(a, model, hf_steps):
+    import transformers
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, a.fixture + ".safetensors")
+    fixture = {
+        "about": "transformers Trainer with scripts/baseline-transformers-relation.py's RelationModel, "
+                 "from `relation train`'s initial weights, dropout off, one full batch per step; "
+                 "written by scripts/check-relation-training-parity.py --fixture",
+        "transformers": transformers.__version__,
+        "torch": torch.__version__,
+        "relation_train_args": train_args(a, a.steps, a.lr),
+        "steps": [{"step": s, "loss": h["loss"], "grad_norm": float(h["grad_norm"])}
+                  for s, h in sorted(hf_steps.items())],
+    }
+    with open(a.fixture + ".json", "w") as f:
+        json.dump(fixture, f, indent=2)
+        f.write("\n")
 
 
 def main():
@@ -70,10 +101,14 @@ def main():
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--warmup-steps", type=int, default=2)
     p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--max-grad-norm", type=float, default=1.0)
+    p.add_argument("--max-seq-length", type=int, default=128)
     p.add_argument("--seed", type=int, default=42)
     # float32 on two implementations of the same sums: losses agree to ~1e-6 relative.
     p.add_argument("--tolerance", type=float, default=1e-4)
     p.add_argument("--output", help="write the per-step table and weight differences as JSON here")
+    p.add_argument("--fixture", help="write Trainer's steps and the `relation train` arguments to FIXTURE.json "
+                                     "and its final weights to FIXTURE.safetensors (crates/relation/tests)")
     a = p.parse_args()
 
     base = baseline_module()
@@ -102,11 +137,11 @@ def main():
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
-    data = base.Marked(examples, tok, marker_ids, labels, 128)
+    data = base.Marked(examples, tok, marker_ids, labels, a.max_seq_length)
     args = TrainingArguments(
         output_dir=f"{tempfile.gettempdir()}/relation-parity-hf", max_steps=a.steps,
         per_device_train_batch_size=len(examples), learning_rate=a.lr, warmup_steps=a.warmup_steps,
-        weight_decay=a.weight_decay, seed=a.seed, logging_steps=1, report_to=[], save_strategy="no",
+        weight_decay=a.weight_decay, max_grad_norm=a.max_grad_norm, seed=a.seed, logging_steps=1, report_to=[], save_strategy="no",
         eval_strategy="no", remove_unused_columns=False, use_cpu=True)
     trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=base.collate)
     trainer.train()
@@ -137,6 +172,8 @@ def main():
                    "max_grad_norm_diff": norm_diff, "max_final_weight_diff": weight_diff,
                    "marker_rows_moved": marker_moved, "marker_rows_diff": marker_diff, "steps": rows},
                   open(a.output, "w"), indent=2)
+    if a.fixture:
+        write_fixture(a, model, hf_steps)
     if loss_diff > a.tolerance:
         sys.exit(f"losses differ by {loss_diff:.2e} > {a.tolerance}")
 
