@@ -54,6 +54,10 @@ pub struct TrainingArgs {
     pub metric_for_best_model: Option<String>,
     /// Defaults to true for every metric but a loss.
     pub greater_is_better: Option<bool>,
+    /// What `output_dir` holds at the end: the model of the best evaluation (true) or the
+    /// final one (false). transformers' Trainer defaults to false; finetune to true, since it
+    /// evaluates every epoch by default and a run's export is what `eval` and `predict` use.
+    pub load_best_model_at_end: bool,
     /// Stop after this many evaluations without improvement (transformers'
     /// `EarlyStoppingCallback`).
     pub early_stopping_patience: Option<usize>,
@@ -102,6 +106,7 @@ impl Default for TrainingArgs {
             logging_steps: 50,
             metric_for_best_model: None,
             greater_is_better: None,
+            load_best_model_at_end: true,
             early_stopping_patience: None,
             early_stopping_threshold: 0.0,
             max_train_samples: None,
@@ -203,6 +208,10 @@ pub struct TrainingFlags {
     #[arg(long = "greater-is-better", alias = "greater_is_better")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub greater_is_better: Option<bool>,
+    /// Export the best evaluation's model (true, the default) or the final model (false)
+    #[arg(long = "load-best-model-at-end", alias = "load_best_model_at_end")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_best_model_at_end: Option<bool>,
     #[arg(long = "early-stopping-patience", alias = "early_stopping_patience")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping_patience: Option<usize>,

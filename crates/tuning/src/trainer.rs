@@ -5,7 +5,8 @@
 //! then one AdamW step at the scheduled learning rate. Evaluation runs per epoch or every
 //! `eval_steps` and after the last step; the best model by the task's metric is exported to `output_dir` each time it
 //! improves, so `output_dir` always holds the best model seen (transformers'
-//! `load_best_model_at_end` + `save_model`).
+//! `load_best_model_at_end` + `save_model`). With `load_best_model_at_end = false` the
+//! evaluations are only logged (and drive early stopping) and the final model is exported.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +38,8 @@ pub struct RunSummary {
     pub train_loss: f64,
     pub train_runtime_s: f64,
     pub train_samples_per_second: f64,
-    /// Metrics of the best evaluation (or the final one when nothing selects).
+    /// Metrics of the evaluation whose model was exported: the best (or the final one when
+    /// nothing selects), or the last with `load_best_model_at_end = false`.
     pub eval: Option<Metrics>,
     pub trainable_params: usize,
     pub total_params: usize,
@@ -456,12 +458,14 @@ impl<T: Task> Trainer<'_, T> {
                         st.best_score = Some(score);
                         st.best_metrics = Some(metrics.clone());
                         st.evals_without_gain = 0;
-                        export(task, &model, &config, &tokenizer, out, lora_scale)?;
-                        progress.line(&format!(
-                            "{}: new best {metric_name} = {score:.4}, exported to {}",
-                            task.name(),
-                            out.display()
-                        ));
+                        if args.load_best_model_at_end {
+                            export(task, &model, &config, &tokenizer, out, lora_scale)?;
+                            progress.line(&format!(
+                                "{}: new best {metric_name} = {score:.4}, exported to {}",
+                                task.name(),
+                                out.display()
+                            ));
+                        }
                     } else {
                         st.evals_without_gain += 1;
                         if let Some(patience) = args.early_stopping_patience
@@ -492,12 +496,17 @@ impl<T: Task> Trainer<'_, T> {
             }
             epoch += 1;
         }
-        if st.best_score.is_none() {
-            // Nothing selected a model: the final one is the result.
+        let keep_best = args.load_best_model_at_end && st.best_score.is_some();
+        if !keep_best {
+            // Nothing selected a model, or the run asked for the final one.
             export(task, &model, &config, &tokenizer, out, lora_scale)?;
         }
         let runtime = total_elapsed();
-        let eval = st.best_metrics.clone().or(st.last_eval.clone());
+        let eval = if keep_best {
+            st.best_metrics.clone()
+        } else {
+            st.last_eval.clone()
+        };
         let (trainable_params, total_params) = counts.unwrap_or_default();
         let global_step = st.global_step;
         let summary = RunSummary {

@@ -447,3 +447,52 @@ fn gradual_unfreezing_trains_one_more_layer_each_epoch() {
     assert!(!same(10, bottom) && same(10, emb));
     assert!(!same(15, emb));
 }
+
+#[test]
+fn load_best_model_at_end_false_exports_the_final_model() {
+    // The highest mse counts as best here, so the best evaluation is the first epoch's (the
+    // loss falls) and the final model is a different one.
+    let task = RegressionTask::default();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = |name: &str, load_best_model_at_end: bool| TrainingArgs {
+        greater_is_better: Some(true),
+        load_best_model_at_end,
+        ..args(&dir.path().join(name))
+    };
+    run(&task, settings("best", true)).unwrap();
+    let summary = run(&task, settings("last", false)).unwrap();
+    let (best, last) = (dir.path().join("best"), dir.path().join("last"));
+    let evals: Vec<f64> = read_lines(&last.join("metrics.jsonl"))
+        .iter()
+        .filter_map(|l| l.get("eval_mse").and_then(Value::as_f64))
+        .collect();
+    assert_eq!(evals.len(), 2);
+    assert!(
+        evals[0] > evals[1],
+        "the first epoch is the best: {evals:?}"
+    );
+    let result = |run: &Path| -> f64 {
+        let text = std::fs::read_to_string(run.join("eval_results.json")).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["eval_mse"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(result(&best), evals[0]);
+    assert_eq!(result(&last), evals[1]);
+    assert_eq!(summary.eval.unwrap()["mse"], evals[1]);
+    // The export is the final model, tensor for tensor the last checkpoint; the default run
+    // exported the first epoch's.
+    let final_weights = last.join("checkpoints/checkpoint-10/model.safetensors");
+    for name in [
+        "bert.embeddings.word_embeddings.weight",
+        "bert.encoder.layer.1.output.dense.weight",
+        "regressor.weight",
+    ] {
+        let exported = tensor(&last.join("model.safetensors"), name);
+        assert!(exported == tensor(&final_weights, name), "{name}");
+        assert!(
+            exported != tensor(&best.join("model.safetensors"), name),
+            "{name}"
+        );
+    }
+}
