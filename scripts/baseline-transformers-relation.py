@@ -12,8 +12,11 @@ hyperparameters as `relation train`, fine-tuned with transformers' Trainer.
   `cls` (AutoModelForSequenceClassification), `rbert` (R-BERT), as crates/relation/src/head.rs.
 - Training: Trainer's AdamW, linear schedule with warmup ratio, weight decay (not on biases
   and LayerNorm), dynamic padding, evaluation each epoch on the held-out part; the epoch with
-  the best held-out official macro-F1 is kept (in memory) and written as the test key.
-- The test predictions are scored with `relation score` (the same official definition).
+  the best held-out official macro-F1 is kept (in memory).
+- The test predictions are scored with `relation score` (the same official definition), for
+  both the epoch with the best held-out score and the final model (Trainer's own result
+  without load_best_model_at_end); `--select best|last` says which is the run's result
+  (test_predictions.txt, `official_macro_f1`); results.json has both.
 
 Run (from the repository root, after `cargo build --release --workspace`):
   .venv/bin/python scripts/baseline-transformers-relation.py --model data/models/all-MiniLM-L6-v2 \
@@ -203,12 +206,13 @@ def official_macro_f1(gold, predicted):
 
 class KeepBest(TrainerCallback):
     def __init__(self):
-        self.best, self.state = -1.0, None
+        self.best, self.state, self.epoch = -1.0, None, None
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
         if metrics["eval_macro_f1"] > self.best:
             self.best = metrics["eval_macro_f1"]
             self.state = copy.deepcopy(model.state_dict())
+            self.epoch = round(state.epoch)
 
 
 def marker_tokens(choice):
@@ -227,16 +231,42 @@ def device_name(device):
     return torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
 
 
+def score_test(trainer, test_data, test, labels, gold, output_dir, name):
+    """Predicts the test set with the model as it is now, writes test_predictions_NAME.txt and
+    scores it (official macro-F1, in %)."""
+    logits = trainer.predict(test_data).predictions
+    key = os.path.join(output_dir, f"test_predictions_{name}.txt")
+    predicted = [labels[row] for row in logits.argmax(-1)]
+    with open(key, "w") as f:
+        for e, label in zip(test, predicted):
+            f.write(f"{e[0]}\t{label}\n")
+    python_f1 = official_macro_f1([e[4] for e in test], predicted)
+    # `relation score` is the reference scorer; where the binary is not built (a GPU machine
+    # without the Rust build), the same definition implemented above scores the key and the
+    # written predictions can be rescored later with `relation score`.
+    binary = "target/release/relation"
+    score = None
+    if os.path.exists(binary):
+        score = json.loads(subprocess.run([binary, "score", "--gold", gold, "--predictions", key],
+                                          check=True, capture_output=True, text=True).stdout)
+        assert abs(score["official_macro_f1"] - python_f1) < 1e-9, (score["official_macro_f1"], python_f1)
+    return {"official_macro_f1": round(100 * python_f1, 2),
+            "micro_f1": round(100 * score["directed"]["micro_f1"], 2) if score else None,
+            "scorer": "relation score" if score else "python (relation binary not built)"}
+
+
 def main():
     p = argparse.ArgumentParser()
     for name, kind, default in [("model", str, None), ("data", str, None), ("head", str, "entity-start"),
                                 ("epochs", float, 5.0), ("batch-size", int, 16), ("lr", float, 5e-5),
                                 ("warmup-ratio", float, 0.1), ("weight-decay", float, 0.01), ("dropout", float, 0.1),
                                 ("holdout", float, 0.1), ("seed", int, 42), ("max-seq-length", int, 128),
-                                ("markers", str, "unused"), ("device", str, "cpu"),
+                                ("markers", str, "unused"), ("device", str, "cpu"), ("select", str, "best"),
                                 ("output-dir", str, "/tmp/hf-semeval")]:
         p.add_argument(f"--{name}", type=kind, default=default)
     a = p.parse_args()
+    if a.select not in ("best", "last"):
+        sys.exit(f"unknown --select `{a.select}` (best: the epoch with the best held-out score; last: the final model)")
     os.makedirs(a.output_dir, exist_ok=True)
     train_all = read_semeval(os.path.join(a.data, "TRAIN_FILE.TXT"))
     test = read_semeval(os.path.join(a.data, "TEST_FILE_FULL.TXT"))
@@ -271,31 +301,26 @@ def main():
     start = time.time()
     out = trainer.train()
     wall = time.time() - start
-    model.load_state_dict(keep.state)
-    logits = trainer.predict(Marked(test, tok, marker_ids, labels, a.max_seq_length)).predictions
-    key = os.path.join(a.output_dir, "test_predictions.txt")
     gold = os.path.join(a.output_dir, "test_key.txt")
-    predicted = [labels[row] for row in logits.argmax(-1)]
-    with open(key, "w") as f:
-        for e, label in zip(test, predicted):
-            f.write(f"{e[0]}\t{label}\n")
     with open(gold, "w") as f:
         for e in test:
             f.write(f"{e[0]}\t{e[4]}\n")
-    python_f1 = official_macro_f1([e[4] for e in test], predicted)
-    # `relation score` is the reference scorer; where the binary is not built (a GPU machine
-    # without the Rust build), the same definition implemented above scores the key and the
-    # written test_predictions.txt can be rescored later with `relation score`.
-    binary = "target/release/relation"
-    score = None
-    if os.path.exists(binary):
-        score = json.loads(subprocess.run([binary, "score", "--gold", gold, "--predictions", key],
-                                          check=True, capture_output=True, text=True).stdout)
-        assert abs(score["official_macro_f1"] - python_f1) < 1e-9, (score["official_macro_f1"], python_f1)
-    result = {"official_macro_f1": round(100 * python_f1, 2),
-              "micro_f1": round(100 * score["directed"]["micro_f1"], 2) if score else None,
-              "scorer": "relation score" if score else "python (relation binary not built)",
-              "heldout_best_macro_f1": round(100 * keep.best, 2), "head": a.head, "markers": a.markers,
+    test_data = Marked(test, tok, marker_ids, labels, a.max_seq_length)
+    # The final model first (Trainer's own result without load_best_model_at_end), then the
+    # epoch with the best held-out score; --select says which one is the run's result.
+    scores = {"last": score_test(trainer, test_data, test, labels, gold, a.output_dir, "last")}
+    model.load_state_dict(keep.state)
+    scores["best"] = score_test(trainer, test_data, test, labels, gold, a.output_dir, "best")
+    chosen = scores[a.select]
+    os.replace(os.path.join(a.output_dir, f"test_predictions_{a.select}.txt"),
+               os.path.join(a.output_dir, "test_predictions.txt"))
+    result = {"official_macro_f1": chosen["official_macro_f1"], "micro_f1": chosen["micro_f1"],
+              "select": a.select,
+              "official_macro_f1_heldout_best_epoch": scores["best"]["official_macro_f1"],
+              "official_macro_f1_last_epoch": scores["last"]["official_macro_f1"],
+              "scorer": chosen["scorer"],
+              "heldout_best_macro_f1": round(100 * keep.best, 2), "heldout_best_epoch": keep.epoch,
+              "head": a.head, "markers": a.markers,
               "train_runtime_s": out.metrics["train_runtime"],
               "train_samples_per_second": out.metrics["train_samples_per_second"], "wall_s": wall,
               "torch_threads": torch.get_num_threads(), "device": device_name(a.device), "train": len(train), "heldout": len(held),
