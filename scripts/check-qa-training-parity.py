@@ -27,6 +27,8 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding, Trainer, \
     TrainingArguments
 
+from trainer_parity import step_table
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -93,17 +95,7 @@ def main():
         trainer = Trainer(model=model, args=args, train_dataset=base.Features(items),
                           data_collator=DataCollatorWithPadding(tokenizer))
         trainer.train()
-    hf_steps = {h["step"]: h for h in trainer.state.log_history if "loss" in h}
-
-    rows = []
-    for step in sorted(hf_steps):
-        f, h = finetune_steps[step], hf_steps[step]
-        rows.append({"step": step, "finetune_loss": f["loss"], "transformers_loss": h["loss"],
-                     "finetune_grad_norm": f["grad_norm"], "transformers_grad_norm": float(h["grad_norm"])})
-        print(f"step {step:3d}  loss {f['loss']:.6f} / {h['loss']:.6f}  "
-              f"grad norm {f['grad_norm']:.6f} / {float(h['grad_norm']):.6f}")
-    loss_diff = max(abs(r["finetune_loss"] - r["transformers_loss"]) for r in rows)
-    norm_diff = max(abs(r["finetune_grad_norm"] - r["transformers_grad_norm"]) for r in rows)
+    rows, loss_diff, norm_diff = step_table(finetune_steps, trainer.state.log_history)
     print(f"{len(items)} windows from {len(questions)} questions, {len(rows)} steps: "
           f"max |loss diff| {loss_diff:.2e}, max |grad norm diff| {norm_diff:.2e}")
     if a.output:

@@ -38,6 +38,8 @@ from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 from transformers import Trainer, TrainingArguments
 
+from trainer_parity import step_table
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -71,7 +73,7 @@ def max_abs(a, b):
     return (a - b).abs().max().item()
 
 
-def write_fixture(a, model, hf_steps):
+def write_fixture(a, model, rows):
     import transformers
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, a.fixture + ".safetensors")
@@ -82,8 +84,8 @@ def write_fixture(a, model, hf_steps):
         "transformers": transformers.__version__,
         "torch": torch.__version__,
         "relation_train_args": train_args(a, a.steps, a.lr),
-        "steps": [{"step": s, "loss": h["loss"], "grad_norm": float(h["grad_norm"])}
-                  for s, h in sorted(hf_steps.items())],
+        "steps": [{"step": r["step"], "loss": r["transformers_loss"], "grad_norm": r["transformers_grad_norm"]}
+                  for r in rows],
     }
     with open(a.fixture + ".json", "w") as f:
         json.dump(fixture, f, indent=2)
@@ -145,17 +147,7 @@ def main():
         eval_strategy="no", remove_unused_columns=False, use_cpu=True)
     trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=base.collate)
     trainer.train()
-    hf_steps = {h["step"]: h for h in trainer.state.log_history if "loss" in h}
-
-    rows = []
-    for step in sorted(hf_steps):
-        f, h = finetune_steps[step], hf_steps[step]
-        rows.append({"step": step, "finetune_loss": f["loss"], "transformers_loss": h["loss"],
-                     "finetune_grad_norm": f["grad_norm"], "transformers_grad_norm": float(h["grad_norm"])})
-        print(f"step {step:3d}  loss {f['loss']:.6f} / {h['loss']:.6f}  "
-              f"grad norm {f['grad_norm']:.6f} / {float(h['grad_norm']):.6f}")
-    loss_diff = max(abs(r["finetune_loss"] - r["transformers_loss"]) for r in rows)
-    norm_diff = max(abs(r["finetune_grad_norm"] - r["transformers_grad_norm"]) for r in rows)
+    rows, loss_diff, norm_diff = step_table(finetune_steps, trainer.state.log_history)
 
     theirs = {k: v.detach() for k, v in model.state_dict().items() if k in final_weights}
     weight_diff = max(max_abs(final_weights[k], v) for k, v in theirs.items())
@@ -173,7 +165,7 @@ def main():
                    "marker_rows_moved": marker_moved, "marker_rows_diff": marker_diff, "steps": rows},
                   open(a.output, "w"), indent=2)
     if a.fixture:
-        write_fixture(a, model, hf_steps)
+        write_fixture(a, model, rows)
     if loss_diff > a.tolerance:
         sys.exit(f"losses differ by {loss_diff:.2e} > {a.tolerance}")
 

@@ -69,19 +69,10 @@ fn training_steps_and_final_weights_match_transformers_trainer() {
         String::from_utf8_lossy(&output.stderr)
     );
 
-    // metrics.jsonl keeps 6 decimals; float32 sums taken in another order drift by ~1e-7 per
-    // step. A wrong schedule, clipping or gradient moves these by 1e-4 or more.
-    let ours = parity::logged_steps(&run).unwrap();
-    let theirs = parity::reference_steps(&fixture["steps"]).unwrap();
-    parity::compare_steps(&ours, &theirs, 5e-6).unwrap();
-
-    // Every weight after the last step. LayerNorm weights sit near 1, so decaying them by
-    // mistake (lr·wd·steps ≈ 1.6e-4) would show; weights agree to ~2e-6 otherwise.
-    let compared = parity::compare_weights(
-        &run.join("model.safetensors"),
+    let compared = parity::compare_run(
+        &run,
+        &fixture["steps"],
         &root().join("tests/fixtures/sentiment/training-parity.safetensors"),
-        parity::is_attention_key_bias,
-        1e-5,
     )
     .unwrap();
     assert!(compared >= 35, "compared only {compared} tensors");

@@ -124,6 +124,29 @@ pub fn compare_weights(
     Ok(compared)
 }
 
+/// A run against a Trainer reference: its logged steps against `reference_steps` (a JSON list
+/// of `{step, loss, grad_norm}`), then every final weight against `reference_weights`, the
+/// attention key biases left out. Returns how many tensors were compared.
+///
+/// Tolerances: `metrics.jsonl` keeps 6 decimals and float32 sums taken in another order drift
+/// by ~1e-7 a step, so losses and gradient norms must agree within 5e-6 (a wrong schedule,
+/// clipping, marker or gradient moves them by 1e-4 or more); weights agree to ~2e-6 and must
+/// within 1e-5 (LayerNorm weights sit near 1, so decaying them by mistake would show).
+pub fn compare_run(
+    run_dir: &Path,
+    reference_steps: &Value,
+    reference_weights: &Path,
+) -> Result<usize> {
+    let theirs = self::reference_steps(reference_steps)?;
+    compare_steps(&logged_steps(run_dir)?, &theirs, 5e-6)?;
+    compare_weights(
+        &run_dir.join("model.safetensors"),
+        reference_weights,
+        is_attention_key_bias,
+        1e-5,
+    )
+}
+
 /// Attention key biases get an exact gradient of zero (softmax ignores a constant added to
 /// every key's score), so each side's AdamW steps them at full size in the direction of its
 /// own rounding noise: a parity comparison leaves them out.
