@@ -207,8 +207,10 @@ def official_macro_f1(gold, predicted):
 class KeepBest(TrainerCallback):
     def __init__(self):
         self.best, self.state, self.epoch = -1.0, None, None
+        self.curve = []  # every held-out macro-F1, one per epoch
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        self.curve.append(round(100 * metrics["eval_macro_f1"], 2))
         if metrics["eval_macro_f1"] > self.best:
             self.best = metrics["eval_macro_f1"]
             self.state = copy.deepcopy(model.state_dict())
@@ -320,6 +322,7 @@ def main():
               "official_macro_f1_last_epoch": scores["last"]["official_macro_f1"],
               "scorer": chosen["scorer"],
               "heldout_best_macro_f1": round(100 * keep.best, 2), "heldout_best_epoch": keep.epoch,
+              "heldout_macro_f1_per_epoch": keep.curve,
               "head": a.head, "markers": a.markers,
               "train_runtime_s": out.metrics["train_runtime"],
               "train_samples_per_second": out.metrics["train_samples_per_second"], "wall_s": wall,
