@@ -5,6 +5,10 @@
 //! The only renames (Rust keywords and style) are listed in [`crate::key_map`].
 //!
 //! Shapes: `B` batch, `T` sequence length, `H` hidden size, `N` heads, `D = H / N`.
+//!
+//! The model keeps the [`Kernels`] it was built with and hands them down to every layer's
+//! forward pass: linear layers, GELU, attention and dropout run fused on the CPU unless it was
+//! built with [`Kernels::BURN`].
 
 use burn::module::{Module, Param};
 use burn::nn::{
@@ -12,8 +16,10 @@ use burn::nn::{
 };
 use burn::tensor::activation::{relu, silu};
 use burn::tensor::{Device, Int, Tensor};
+use kernels::Kernels;
 
 use crate::config::{Activation, EncoderConfig};
+use crate::ops::Ops;
 
 /// A linear layer initialised like transformers' `_init_weights`: N(0, std) weights, zero bias.
 /// The weight is stored Burn-style, `[in, out]`.
@@ -79,9 +85,9 @@ fn project_add_norm(
     layer_norm: &LayerNorm,
     hidden: Tensor<3>,
     residual: Tensor<3>,
+    kernels: &Kernels,
 ) -> Tensor<3> {
-    layer_norm
-        .forward(crate::kernels::dropout(dropout, crate::kernels::linear(dense, hidden)) + residual)
+    layer_norm.forward(kernels.dropout(dropout, kernels.linear(dense, hidden)) + residual)
 }
 
 /// Inputs of one batch. `attention_mask` is 1 for real tokens and 0 for padding.
@@ -157,7 +163,12 @@ impl BertEmbeddings {
     }
 
     /// `[B, T]` ids -> `[B, T, H]`.
-    pub fn forward(&self, input_ids: Tensor<2, Int>, token_type_ids: Tensor<2, Int>) -> Tensor<3> {
+    pub fn forward(
+        &self,
+        input_ids: Tensor<2, Int>,
+        token_type_ids: Tensor<2, Int>,
+        kernels: &Kernels,
+    ) -> Tensor<3> {
         let [batch, seq] = input_ids.dims();
         let device = input_ids.device();
         let position_ids = Tensor::<1, Int>::arange(0..seq as i64, &device)
@@ -166,7 +177,7 @@ impl BertEmbeddings {
         let embeddings = self.word_embeddings(input_ids)
             + self.token_type_embeddings.forward(token_type_ids)
             + self.position_embeddings.forward(position_ids);
-        crate::kernels::dropout(&self.dropout, self.layer_norm.forward(embeddings))
+        kernels.dropout(&self.dropout, self.layer_norm.forward(embeddings))
     }
 }
 
@@ -203,16 +214,16 @@ impl BertSelfAttention {
 
     /// `mask_bias` is `[B, 1, 1, T]`: 0 where attention is allowed, a large negative number on
     /// padding (see [`BertModel::mask_bias`]).
-    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>, kernels: &Kernels) -> Tensor<3> {
         let [batch, seq, hidden_size] = hidden.dims();
-        let q = crate::kernels::linear(&self.query, hidden.clone());
-        let k = crate::kernels::linear(&self.key, hidden.clone());
-        let v = crate::kernels::linear(&self.value, hidden);
+        let q = kernels.linear(&self.query, hidden.clone());
+        let k = kernels.linear(&self.key, hidden.clone());
+        let v = kernels.linear(&self.value, hidden);
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        if crate::kernels::fused_attention_applies(&q, &mask_bias) {
+        if kernels.fused_attention_applies(&q, &mask_bias) {
             // On the CPU: one kernel (and one backward), no head-splitting copies; the same
             // result and dropout masks as the operations below.
-            return crate::kernels::fused_attention(
+            return kernels.fused_attention(
                 q,
                 k,
                 v,
@@ -228,8 +239,8 @@ impl BertSelfAttention {
             self.split_heads(v),
         );
         // softmax(QKᵀ/√d + mask), fused into one pass per row on the CPU.
-        let probs = crate::kernels::attention_softmax(q.matmul(k.transpose()), mask_bias, scale);
-        let probs = crate::kernels::dropout(&self.dropout, probs);
+        let probs = kernels.attention_softmax(q.matmul(k.transpose()), mask_bias, scale);
+        let probs = kernels.dropout(&self.dropout, probs);
         probs
             .matmul(v)
             .swap_dims(1, 2)
@@ -256,13 +267,14 @@ impl BertSelfOutput {
         }
     }
 
-    pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
+    pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>, kernels: &Kernels) -> Tensor<3> {
         project_add_norm(
             &self.dense,
             &self.dropout,
             &self.layer_norm,
             hidden,
             residual,
+            kernels,
         )
     }
 }
@@ -283,9 +295,11 @@ impl BertAttention {
         }
     }
 
-    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
-        let attended = self.self_attention.forward(hidden.clone(), mask_bias);
-        self.output.forward(attended, hidden)
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>, kernels: &Kernels) -> Tensor<3> {
+        let attended = self
+            .self_attention
+            .forward(hidden.clone(), mask_bias, kernels);
+        self.output.forward(attended, hidden, kernels)
     }
 }
 
@@ -310,11 +324,11 @@ impl BertIntermediate {
         }
     }
 
-    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
-        let x = crate::kernels::linear(&self.dense, hidden);
+    pub fn forward(&self, hidden: Tensor<3>, kernels: &Kernels) -> Tensor<3> {
+        let x = kernels.linear(&self.dense, hidden);
         match self.activation {
             // The exact erf form, as transformers' "gelu" (a fused kernel on the CPU).
-            Activation::Gelu => crate::kernels::gelu(x),
+            Activation::Gelu => kernels.gelu(x),
             Activation::GeluTanh => burn::tensor::activation::gelu_approximate(x),
             Activation::Relu => relu(x),
             Activation::Silu => silu(x),
@@ -345,13 +359,14 @@ impl BertOutput {
         }
     }
 
-    pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
+    pub fn forward(&self, hidden: Tensor<3>, residual: Tensor<3>, kernels: &Kernels) -> Tensor<3> {
         project_add_norm(
             &self.dense,
             &self.dropout,
             &self.layer_norm,
             hidden,
             residual,
+            kernels,
         )
     }
 }
@@ -373,10 +388,10 @@ impl BertLayer {
         }
     }
 
-    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
-        let attended = self.attention.forward(hidden, mask_bias);
-        let expanded = self.intermediate.forward(attended.clone());
-        self.output.forward(expanded, attended)
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>, kernels: &Kernels) -> Tensor<3> {
+        let attended = self.attention.forward(hidden, mask_bias, kernels);
+        let expanded = self.intermediate.forward(attended.clone(), kernels);
+        self.output.forward(expanded, attended, kernels)
     }
 }
 
@@ -414,11 +429,15 @@ pub struct BertModel {
     pub embeddings: BertEmbeddings,
     pub encoder: BertEncoder,
     pub pooler: Option<BertPooler>,
+    /// How the layers compute (not a weight): set once by whoever builds the model.
+    #[module(skip)]
+    pub kernels: Kernels,
 }
 
 impl BertModel {
     /// A randomly initialised model (transformers' `_init_weights`), for training from scratch,
-    /// tests, and as the skeleton that a checkpoint is loaded into.
+    /// tests, and as the skeleton that a checkpoint is loaded into. It computes with the
+    /// default [`Kernels`] (fused on the CPU); see [`BertModel::with_kernels`].
     pub fn new(config: &EncoderConfig, with_pooler: bool, device: &Device) -> Self {
         Self {
             embeddings: BertEmbeddings::new(config, device),
@@ -428,7 +447,19 @@ impl BertModel {
                     .collect(),
             },
             pooler: with_pooler.then(|| BertPooler::new(config, device)),
+            kernels: Kernels::default(),
         }
+    }
+
+    /// The same model computing with `kernels`.
+    pub fn with_kernels(mut self, kernels: Kernels) -> Self {
+        self.kernels = kernels;
+        self
+    }
+
+    /// The linear and dropout operations a task head applies, with this model's kernels.
+    pub fn ops(&self) -> Ops {
+        Ops(self.kernels)
     }
 
     pub fn num_layers(&self) -> usize {
@@ -449,11 +480,12 @@ impl BertModel {
 
     pub fn forward(&self, input: EncoderInput) -> EncoderOutput {
         let mask_bias = Self::mask_bias(input.attention_mask);
+        let kernels = &self.kernels;
         let mut hidden = self
             .embeddings
-            .forward(input.input_ids, input.token_type_ids);
+            .forward(input.input_ids, input.token_type_ids, kernels);
         for layer in &self.encoder.layer {
-            hidden = layer.forward(hidden, mask_bias.clone());
+            hidden = layer.forward(hidden, mask_bias.clone(), kernels);
         }
         let pooler_output = self.pooler.as_ref().map(|p| p.forward(hidden.clone()));
         EncoderOutput {

@@ -99,6 +99,29 @@ impl ModelDir {
     pub fn tokenizer(&self) -> Result<Tokenizer, LoadError> {
         Tokenizer::from_model_dir(&self.path)
     }
+
+    /// Loads the directory's weights into the model `build` makes around an encoder skeleton
+    /// of `config` (the bare encoder, or a task model holding it in a `bert` field, as
+    /// transformers' `*For*` classes do), and its tokenizer. The pooler is built only when the
+    /// checkpoint has one. Missing and unused weights are reported, for the caller to judge;
+    /// a wrong shape is an error.
+    pub fn load<M: Module>(
+        &self,
+        config: &EncoderConfig,
+        device: &Device,
+        build: impl FnOnce(BertModel) -> M,
+    ) -> Result<Loaded<M>, LoadError> {
+        let tokenizer = self.tokenizer()?;
+        let checkpoint = self.checkpoint()?;
+        let skeleton = BertModel::new(config, has_pooler(&checkpoint), device);
+        let (model, report) = checkpoint::load_into(build(skeleton), &checkpoint)?;
+        Ok(Loaded {
+            model,
+            tokenizer,
+            report,
+            checkpoint: checkpoint.path.clone(),
+        })
+    }
 }
 
 /// A pretrained encoder with everything that came with it.
@@ -137,23 +160,31 @@ pub fn load_pretrained_with(
     let dir = ModelDir::open(dir)?;
     let mut config = dir.config()?;
     adjust(&mut config);
-    let tokenizer = dir.tokenizer()?;
-    let checkpoint = dir.checkpoint()?;
-    let skeleton = BertModel::new(&config, has_pooler(&checkpoint), device);
-    let (model, report) = checkpoint::load_into(skeleton, &checkpoint)?;
-    if !report.missing.is_empty() {
+    let loaded = dir.load(&config, device, |encoder| encoder)?;
+    if !loaded.report.missing.is_empty() {
         return Err(LoadError::MissingWeights {
-            path: checkpoint.path.clone(),
-            names: report.missing.clone(),
+            path: loaded.checkpoint,
+            names: loaded.report.missing,
         });
     }
     Ok(Pretrained {
         config,
-        model,
-        tokenizer,
-        report,
+        model: loaded.model,
+        tokenizer: loaded.tokenizer,
+        report: loaded.report,
         dir,
     })
+}
+
+/// A model loaded from a directory by [`ModelDir::load`], with what the load found.
+#[derive(Debug)]
+pub struct Loaded<M> {
+    pub model: M,
+    pub tokenizer: Tokenizer,
+    /// Weights set, missing (left at their initial values) and unused.
+    pub report: LoadReport,
+    /// The weights file that was read.
+    pub checkpoint: PathBuf,
 }
 
 /// Writes `module` as an HF model directory (transformers' `save_pretrained`): `config.json`,

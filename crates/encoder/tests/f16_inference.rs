@@ -1,8 +1,8 @@
 //! `--precision f16` (half-precision products in the linear layers) on the real
 //! all-MiniLM-L6-v2, against transformers' f32 outputs (tests/fixtures/minilm).
 //!
-//! A test binary of its own: the precision is process-wide, and the other tests of the crate
-//! compare f32 arithmetic at 1e-4.
+//! The precision belongs to the model (`BertModel::with_kernels`): one copy of the model
+//! computes in f32, the other in f16, side by side.
 //!
 //! Tolerance: the hidden states move by the f16 rounding of the operands (2^-11 relative) and
 //! of chunked f16 partial sums, through six layers: measured at most 5.4e-3 over the fixture's
@@ -14,8 +14,7 @@ mod common;
 
 use burn::tensor::Device;
 use common::*;
-use encoder::kernels::{Precision, gemm_f16, set_inference_precision};
-use encoder::{EncodeOptions, load_pretrained};
+use encoder::{EncodeOptions, Kernels, Precision, load_pretrained};
 use serde_json::Value;
 
 const TOLERANCE: f32 = 0.02;
@@ -25,13 +24,13 @@ fn f16_products_stay_close_to_transformers_f32_outputs() {
     let Some(dir) = minilm_dir_or_skip() else {
         return;
     };
-    if !gemm_f16::available() {
+    let Ok(half_kernels) = Kernels::default().with_precision(Precision::F16) else {
         eprintln!("skipping: this CPU has no AVX512-FP16");
-        assert!(set_inference_precision(Precision::F16).is_err());
         return;
-    }
+    };
     let device = Device::flex();
     let p = load_pretrained(&dir, &device).unwrap();
+    let half_model = p.model.clone().with_kernels(half_kernels);
     let (reference, states) = minilm_reference();
     let states = safetensors::SafeTensors::deserialize(&states).unwrap();
     let options = EncodeOptions::truncate_to(512);
@@ -46,10 +45,8 @@ fn f16_products_stay_close_to_transformers_f32_outputs() {
             .unwrap()
             .remove(0);
         let input = encoder::input::pad_batch(&[&window], 0, &device);
-        set_inference_precision(Precision::F32).unwrap();
         let exact = tensor_values(p.model.forward(input.clone()).last_hidden_state);
-        set_inference_precision(Precision::F16).unwrap();
-        let half = tensor_values(p.model.forward(input).last_hidden_state);
+        let half = tensor_values(half_model.forward(input).last_hidden_state);
         let expected = reference_state(&states, name);
         let diff = max_abs_diff(&half, &expected);
         let effect = max_abs_diff(&half, &exact);
@@ -60,7 +57,6 @@ fn f16_products_stay_close_to_transformers_f32_outputs() {
         ));
         assert!(diff <= TOLERANCE, "{name}: off by {diff}");
     }
-    set_inference_precision(Precision::F32).unwrap();
     eprintln!("{}", report.join("\n"));
     assert!(
         largest_f16_effect > 1e-3,

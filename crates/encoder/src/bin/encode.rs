@@ -38,7 +38,7 @@ struct Line {
 }
 
 fn main() -> Result<()> {
-    encoder::allocator::keep_freed_memory();
+    kernels::allocator::keep_freed_memory();
     let args = Args::parse();
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
@@ -49,7 +49,7 @@ fn main() -> Result<()> {
     for warning in pretrained.report.warnings() {
         eprintln!("encode: {warning}");
     }
-    let model = pretrained.model;
+    let model = pretrained.model.with_kernels(encoder::Kernels::from_env());
     let tokenizer = pretrained.tokenizer;
     let max_length = args
         .max_length

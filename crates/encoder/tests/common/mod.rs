@@ -7,7 +7,7 @@ use burn::tensor::Tensor;
 use encoder::{EncodeOptions, TokenizedWindow};
 use serde_json::Value;
 
-/// tests/fixtures at the workspace root (written by scripts/make-fixtures.py).
+/// tests/fixtures at the workspace root (written by scripts/fixtures/make-fixtures.py).
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }

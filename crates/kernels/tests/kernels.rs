@@ -1,11 +1,17 @@
-//! The fused CPU kernels (encoder::kernels) against Burn's own operations: the same values
+//! The fused CPU kernels against Burn's own operations: the same values
 //! and the same gradients through autodiff, on contiguous, shared and strided inputs.
 //!
 //! Tolerance 1e-6 absolute (relative to 1 + |x|): the kernels' stated accuracy is ~2e-7 and
 //! both sides are f32.
 
 use burn::tensor::{Device, Distribution, Tensor};
+use kernels::Kernels;
 use std::sync::{Mutex, MutexGuard};
+
+/// The fused kernels, as a program gets them by default.
+fn kernels() -> Kernels {
+    Kernels::default()
+}
 
 /// Burn's Flex backend keeps one random generator for the whole process, and the test
 /// harness runs these tests on parallel threads: a test that seeds it and then counts on
@@ -41,14 +47,14 @@ fn gelu_forward_matches_burn() {
     let x = Tensor::<2>::random([64, 300], Distribution::Normal(0.0, 3.0), &device);
     let want = values(burn::tensor::activation::gelu(x.clone()));
     // Shared input (the clone keeps a second owner): written into a new buffer.
-    let shared = values(encoder::kernels::gelu(x.clone()));
+    let shared = values(kernels().gelu(x.clone()));
     let xs = values(x.clone());
     assert!(max_scaled_diff(&shared, &want, &xs) < 1e-6);
     // Sole owner: computed in place.
-    let owned = values(encoder::kernels::gelu(x.clone() * 1.0));
+    let owned = values(kernels().gelu(x.clone() * 1.0));
     assert!(max_scaled_diff(&owned, &want, &xs) < 1e-6);
     // A transposed view takes Burn's path for strided tensors and agrees too.
-    let t = encoder::kernels::gelu(x.clone().transpose());
+    let t = kernels().gelu(x.clone().transpose());
     let want_t = values(burn::tensor::activation::gelu(x.clone().transpose()));
     let xt = values(x.transpose());
     assert!(max_scaled_diff(&values(t), &want_t, &xt) < 1e-6);
@@ -61,7 +67,7 @@ fn gelu_gradient_matches_burn() {
     let x = Tensor::<2>::random([48, 200], Distribution::Normal(0.0, 3.0), &device).require_grad();
     let w = Tensor::<2>::random([48, 200], Distribution::Normal(0.0, 1.0), &device);
 
-    let fused = encoder::kernels::gelu(x.clone()) * w.clone();
+    let fused = kernels().gelu(x.clone()) * w.clone();
     let fused_grads = fused.sum().backward();
     let fused_dx = values(x.grad(&fused_grads).unwrap());
 
@@ -85,7 +91,7 @@ fn gelu_inside_a_larger_graph_trains_the_weights_before_it() {
     let _turn = seeded(&device, 3);
     let x = Tensor::<2>::random([16, 32], Distribution::Normal(0.0, 1.0), &device);
     let w = Tensor::<2>::random([32, 64], Distribution::Normal(0.0, 0.5), &device).require_grad();
-    let fused = encoder::kernels::gelu(x.clone().matmul(w.clone())).sum();
+    let fused = kernels().gelu(x.clone().matmul(w.clone())).sum();
     let g1 = values(w.grad(&fused.backward()).unwrap());
     let reference = burn::tensor::activation::gelu(x.matmul(w.clone())).sum();
     let g2 = values(w.grad(&reference.backward()).unwrap());
@@ -117,7 +123,7 @@ fn fused_linear_matches_burn_values_and_gradients() {
         Tensor::<3>::random([3, 11, 37], Distribution::Normal(0.0, 1.0), &device).require_grad();
     let probe = Tensor::<3>::random([3, 11, 29], Distribution::Normal(0.0, 1.0), &device);
 
-    let fused = encoder::kernels::linear(&layer, x.clone());
+    let fused = kernels().linear(&layer, x.clone());
     let reference = layer.forward(x.clone());
     let flat = |t: Tensor<3>| values(t.flatten::<2>(0, 1));
     // Same gemm kernels; only where the bias is added differs (last-bit rounding).
@@ -158,7 +164,7 @@ fn fused_linear_on_a_transposed_input_and_without_tracked_weights() {
     let layer = LinearConfig::new(16, 8).init(&device).no_grad();
     let x = Tensor::<2>::random([16, 10], Distribution::Normal(0.0, 1.0), &device).require_grad();
     // A transposed view: the kernel makes it dense first.
-    let fused = encoder::kernels::linear(&layer, x.clone().transpose());
+    let fused = kernels().linear(&layer, x.clone().transpose());
     let reference = layer.forward(x.clone().transpose());
     assert!(
         max_abs_diff(
@@ -193,7 +199,7 @@ fn composed_attention(
     };
     let scores = split(q).matmul(split(k).transpose());
     let probs = burn::tensor::activation::softmax(scores * scale + mask, 3);
-    let probs = encoder::kernels::dropout(dropout, probs);
+    let probs = kernels().dropout(dropout, probs);
     probs
         .matmul(split(v))
         .swap_dims(1, 2)
@@ -224,10 +230,10 @@ fn fused_attention_matches_the_composed_operations() {
     let device = Device::flex();
     let _turn = seeded(&device, 5);
     let ([q, k, v], mask) = attention_inputs(&device);
-    assert!(encoder::kernels::fused_attention_applies(&q, &mask));
+    assert!(kernels().fused_attention_applies(&q, &mask));
     let scale = 1.0 / 8f64.sqrt();
     let no_dropout = burn::nn::DropoutConfig::new(0.1).init();
-    let fused = encoder::kernels::fused_attention(
+    let fused = kernels().fused_attention(
         q.clone(),
         k.clone(),
         v.clone(),
@@ -257,7 +263,7 @@ fn fused_attention_gradients_and_dropout_masks_match_the_composed_operations() {
     // Both paths draw their mask seed from the device generator: seed it the same way.
     device.seed(42);
     let [q, k, v] = inputs.clone();
-    let fused = encoder::kernels::fused_attention(q, k, v, mask.clone(), HEADS, scale, &dropout);
+    let fused = kernels().fused_attention(q, k, v, mask.clone(), HEADS, scale, &dropout);
     device.seed(42);
     let composed = composed_attention(inputs.clone(), mask, HEADS, scale, &dropout);
     let fused_values = flat(fused.clone());
@@ -276,7 +282,7 @@ fn fused_attention_gradients_and_dropout_masks_match_the_composed_operations() {
     // Dropout acted: without it the output differs.
     device.seed(42);
     let [q, k, v] = inputs;
-    let undropped = encoder::kernels::fused_attention(
+    let undropped = kernels().fused_attention(
         q.inner(),
         k.inner(),
         v.inner(),

@@ -1,7 +1,7 @@
 //! The fused kernels registered as a Burn backend extension: a trait with the primitive
 //! operations, its implementation on burn-flex (the CPU backend), and on `Autodiff<Flex>` with a
 //! hand-written backward pass. Other backends (CUDA) never reach this trait: the
-//! [`super`] wrappers route them to Burn's own operations.
+//! [`crate::Kernels`] wrappers route them to Burn's own operations.
 
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
@@ -54,11 +54,13 @@ pub trait EncoderKernels: Backend {
     /// Dropout with drop probability `prob`, its mask a hash of `(seed, element index)`.
     fn seeded_dropout(x: FloatTensor<Self>, prob: f32, seed: u64) -> FloatTensor<Self>;
 
-    /// `x·weight + bias` for f32 `[M, K]` rows, a `[K, N]` weight and an `[N]` bias.
+    /// `x·weight + bias` for f32 `[M, K]` rows, a `[K, N]` weight and an `[N]` bias; with
+    /// `half`, the products in f16 where no gradient is recorded (inference only).
     fn fused_linear(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        half: bool,
     ) -> FloatTensor<Self>;
 
     /// Σ x² over all elements, as a one-element tensor (accumulated in f64). Optimizer
@@ -340,9 +342,11 @@ impl EncoderKernels for Flex {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        half: bool,
     ) -> FloatTensor<Self> {
         // No autodiff here: evaluation and prediction, where f16 products may be asked for.
-        flex_linear(x, weight, bias, super::inference_precision())
+        let precision = if half { Precision::F16 } else { Precision::F32 };
+        flex_linear(x, weight, bias, precision)
     }
 
     fn sum_of_squares(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -725,6 +729,7 @@ impl<C: CheckpointStrategy> EncoderKernels for Autodiff<Flex, C> {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        _half: bool,
     ) -> FloatTensor<Self> {
         match LinearBackward
             .prepare::<C>([x.node(), weight.node(), bias.node()])

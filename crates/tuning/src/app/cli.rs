@@ -1,0 +1,169 @@
+//! The command-line pieces every task binary shares: flags, files, output and errors.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use encoder::{Kernels, Precision};
+/// The process settings every binary applies at start-up, and its peak memory.
+pub use kernels::allocator::{keep_freed_memory, peak_rss_bytes};
+
+/// Flags of `eval` and `predict` that say how the model runs (batching and arithmetic: speed
+/// only, except `--max-seq-length`).
+#[derive(Args, Clone, Copy, Debug)]
+pub struct InferenceFlags {
+    /// Inputs per batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Longest input in tokens; longer inputs are handled as in training (default: the length
+    /// the model was trained with).
+    #[arg(long)]
+    pub max_seq_length: Option<usize>,
+    /// Arithmetic of the linear layers' products: f32 (the default: transformers' numbers) or
+    /// f16 (CPUs with AVX512-FP16: ~1.4x faster inference, outputs move by ~1e-3;
+    /// BENCHMARKS.md "f16 inference").
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: PrecisionFlag,
+}
+
+/// `--precision`: the command-line spelling of [`Precision`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionFlag {
+    F32,
+    F16,
+}
+
+impl From<PrecisionFlag> for Precision {
+    fn from(flag: PrecisionFlag) -> Self {
+        match flag {
+            PrecisionFlag::F32 => Precision::F32,
+            PrecisionFlag::F16 => Precision::F16,
+        }
+    }
+}
+
+impl InferenceFlags {
+    /// The kernels to run with: this process's default (`FINETUNE_KERNELS`) in the precision
+    /// asked for; an error for a zero batch size or f16 on a CPU without it.
+    pub fn kernels(&self) -> Result<Kernels> {
+        if self.batch_size == 0 {
+            anyhow::bail!("--batch-size must be at least 1");
+        }
+        Ok(Kernels::from_env().with_precision(self.precision.into())?)
+    }
+}
+
+/// `--output FILE`, for commands that write one file (stdout without it).
+#[derive(Args, Clone, Debug)]
+pub struct OutputFlag {
+    /// Write here (atomically) instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+impl OutputFlag {
+    /// Writes `bytes` to the file (through a temporary file and a rename), or to stdout.
+    pub fn write(&self, bytes: &[u8]) -> Result<()> {
+        match &self.output {
+            Some(path) => encoder::fsutil::write_atomic(path, bytes)
+                .with_context(|| format!("cannot write {}", path.display())),
+            None => Ok(std::io::stdout().write_all(bytes)?),
+        }
+    }
+}
+
+/// A file of the repository's data/ folder (the sample data behind a binary's defaults):
+/// relative to the current directory when there, else to the workspace the binary was built
+/// from.
+pub fn sample_file(relative: &str) -> PathBuf {
+    let local = PathBuf::from(relative);
+    if local.exists() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+}
+
+/// The name of a data file for naming what is written about it (`eval_<stem>.json`): the
+/// file name without its extension, and without `.json` before a `.gz`.
+pub fn file_stem(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "data".into());
+    match stem.strip_suffix(".json") {
+        Some(inner) if !inner.is_empty() => inner.to_string(),
+        _ => stem,
+    }
+}
+
+/// A data file as UTF-8 text (a leading byte-order mark dropped), or an error naming the
+/// line of the first byte that is not UTF-8.
+pub fn read_utf8(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        }),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            anyhow::bail!(
+                "{}:{line}: not valid UTF-8 (byte 0x{:02x} at offset {at}); convert the file \
+                 to UTF-8",
+                path.display(),
+                bytes[at]
+            )
+        }
+    }
+}
+
+/// Prints what `train` reports on stdout (JSON): where the run is and its best evaluation.
+pub fn print_summary(args: &crate::TrainingArgs, summary: &crate::RunSummary) -> Result<()> {
+    let value = serde_json::json!({
+        "output_dir": args.output_dir,
+        "global_step": summary.global_step,
+        "train_runtime_s": summary.train_runtime_s,
+        "train_samples_per_second": summary.train_samples_per_second,
+        "trainable_params": summary.trainable_params,
+        "peak_rss_bytes": peak_rss_bytes(),
+        "eval": summary.eval,
+    });
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// Ends a binary: on error, `name: error: ...` with its causes on stderr and exit status 1.
+pub fn exit_on_error(name: &str, result: Result<()>) {
+    if let Err(err) = result {
+        eprintln!("{name}: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_drop_the_extension_and_a_json_before_gz() {
+        assert_eq!(file_stem(Path::new("d/validation.tsv")), "validation");
+        assert_eq!(file_stem(Path::new("dev-v1.1.json.gz")), "dev-v1.1");
+        assert_eq!(file_stem(Path::new(".json")), ".json");
+    }
+
+    #[test]
+    fn a_byte_that_is_not_utf8_is_named_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.tsv");
+        std::fs::write(&path, b"a\nb\xff\n").unwrap();
+        let err = read_utf8(&path).unwrap_err().to_string();
+        assert!(err.contains("x.tsv:2") && err.contains("0xff"), "{err}");
+        std::fs::write(&path, "\u{feff}text").unwrap();
+        assert_eq!(read_utf8(&path).unwrap(), "text");
+    }
+}

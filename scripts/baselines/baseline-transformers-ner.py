@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""The transformers side of the CoNLL-2003 benchmark: run_ner-style fine-tuning with Trainer.
+
+Same recipe as `ner train`: the IOB1 files converted to IOB2, AutoModelForTokenClassification
+on the model directory, words tokenized with is_split_into_words, the first sub-token of each
+word labelled (the others -100), truncation at max_seq_length (run_ner's behaviour; finetune
+uses windows instead, which only matters for the few sentences longer than the limit),
+DataCollatorForTokenClassification, AdamW with a linear schedule and warmup ratio, weight
+decay, evaluation on eng.testa each epoch with seqeval, the best epoch kept (in memory) and
+scored on eng.testb. Writes the test predictions in conlleval format and prints one JSON line
+with seqeval's F1 (default mode) next to `ner score`'s on the same file.
+
+Run (from the repository root, after `cargo build --release --workspace`):
+  .venv/bin/python scripts/baselines/baseline-transformers-ner.py --model data/models/all-MiniLM-L6-v2 \
+      --data ../shared/data/conll2003 --epochs 3 --batch-size 16 --lr 5e-5 --warmup-ratio 0.1 \
+      --weight-decay 0.01 --seed 42 --output-dir /tmp/hf-conll
+"""
+
+import argparse
+import copy
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+from seqeval.metrics import f1_score
+from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
+                          Trainer, TrainerCallback, TrainingArguments)
+
+
+def read_conll(path):
+    sentences, words, tags = [], [], []
+    for line in open(path, encoding="utf-8"):
+        fields = line.split()
+        if not fields or fields[0] == "-DOCSTART-":
+            if words:
+                sentences.append((words, tags))
+                words, tags = [], []
+            continue
+        words.append(fields[0])
+        tags.append(fields[-1])
+    if words:
+        sentences.append((words, tags))
+    return sentences
+
+
+def iob1_to_iob2(tags):
+    out, previous = [], "O"
+    for tag in tags:
+        if tag.startswith("I-") and (previous == "O" or previous[2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+        out.append(tag)
+        previous = tag
+    return out
+
+
+class Encoded(torch.utils.data.Dataset):
+    def __init__(self, sentences, tokenizer, labels, max_len):
+        self.items = []
+        for words, tags in sentences:
+            enc = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_len)
+            previous, ids = None, []
+            for word in enc.word_ids():
+                ids.append(-100 if word is None or word == previous else labels.index(tags[word]))
+                previous = word
+            self.items.append({**enc, "labels": ids})
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+class KeepBest(TrainerCallback):
+    def __init__(self):
+        self.best, self.state = -1.0, None
+
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        if metrics["eval_f1"] > self.best:
+            self.best = metrics["eval_f1"]
+            self.state = copy.deepcopy(model.state_dict())
+
+
+def main():
+    p = argparse.ArgumentParser()
+    for name, kind, default in [("model", str, None), ("data", str, None), ("epochs", float, 3.0),
+                                ("batch-size", int, 16), ("lr", float, 5e-5), ("warmup-ratio", float, 0.1),
+                                ("weight-decay", float, 0.01), ("seed", int, 42), ("max-seq-length", int, 128),
+                                ("output-dir", str, "/tmp/hf-conll")]:
+        p.add_argument(f"--{name}", type=kind, default=default)
+    a = p.parse_args()
+    os.makedirs(a.output_dir, exist_ok=True)
+    raw = {split: read_conll(os.path.join(a.data, f"eng.{split}")) for split in ("train", "testa", "testb")}
+    data = {split: [(w, iob1_to_iob2(t)) for w, t in s] for split, s in raw.items()}
+    kinds = sorted({t[2:] for _, tags in data["train"] for t in tags if t != "O"})
+    labels = ["O"] + [f"{p}-{k}" for k in kinds for p in ("B", "I")]
+    tokenizer = AutoTokenizer.from_pretrained(a.model)
+    model = AutoModelForTokenClassification.from_pretrained(
+        a.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    sets = {split: Encoded(s, tokenizer, labels, a.max_seq_length) for split, s in data.items()}
+
+    def to_tags(predictions, dataset):
+        """Predicted and gold tag sequences over the labelled (first) sub-tokens."""
+        pred, gold = [], []
+        for item, row in zip(dataset.items, predictions):
+            keep = [i for i, l in enumerate(item["labels"]) if l != -100]
+            pred.append([labels[row[i]] for i in keep])
+            gold.append([labels[item["labels"][i]] for i in keep])
+        return pred, gold
+
+    def metrics(output):
+        pred, gold = to_tags(output.predictions.argmax(-1), sets["testa"])
+        return {"f1": f1_score(gold, pred)}
+
+    args = TrainingArguments(
+        output_dir=a.output_dir, learning_rate=a.lr, num_train_epochs=a.epochs,
+        per_device_train_batch_size=a.batch_size, per_device_eval_batch_size=64,
+        warmup_steps=a.warmup_ratio, weight_decay=a.weight_decay, seed=a.seed,
+        eval_strategy="epoch", save_strategy="no", logging_steps=50, report_to=[],
+        dataloader_num_workers=0, use_cpu=True)
+    keep = KeepBest()
+    trainer = Trainer(model=model, args=args, train_dataset=sets["train"], eval_dataset=sets["testa"],
+                      data_collator=DataCollatorForTokenClassification(tokenizer), compute_metrics=metrics,
+                      callbacks=[keep])
+    start = time.time()
+    out = trainer.train()
+    wall = time.time() - start
+    model.load_state_dict(keep.state)
+    predictions = trainer.predict(sets["testb"]).predictions.argmax(-1)
+    pred, _ = to_tags(predictions, sets["testb"])
+    # conlleval file with the gold tags as shipped (IOB1) and the predictions (IOB2); words
+    # beyond the truncation limit get O, as run_ner's output has no prediction for them.
+    path = os.path.join(a.output_dir, "test_predictions.conll")
+    with open(path, "w") as f:
+        for (words, gold_tags), tags in zip(raw["testb"], pred):
+            tags = tags + ["O"] * (len(words) - len(tags))
+            for word, g, t in zip(words, gold_tags, tags):
+                f.write(f"{word} {g} {t}\n")
+            f.write("\n")
+    gold_iob2 = [t for _, t in data["testb"]]
+    full_pred = [tags + ["O"] * (len(w) - len(tags)) for (w, _), tags in zip(data["testb"], pred)]
+    seqeval_f1 = f1_score(gold_iob2, full_pred)
+    ours = json.loads(subprocess.run(["target/release/ner", "score", "--predictions", path],
+                                     check=True, capture_output=True, text=True).stdout)
+    result = {"test_f1_seqeval": round(100 * seqeval_f1, 4), "test_f1_ner_score": round(100 * ours["f1"], 4),
+              "testa_best_f1": round(100 * keep.best, 2),
+              "test_f1_per_type": {t["type"]: round(100 * t["f1"], 2) for t in ours["per_type"]},
+              "train_runtime_s": out.metrics["train_runtime"],
+              "train_samples_per_second": out.metrics["train_samples_per_second"], "wall_s": wall,
+              "torch_threads": torch.get_num_threads(), "truncated_test_sentences":
+                  sum(1 for (w, _), t in zip(data["testb"], pred) if len(t) < len(w)),
+              # ru_maxrss is in KiB on Linux.
+              "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+              "epochs": a.epochs, "learning_rate": a.lr, "batch_size": a.batch_size,
+              "warmup_ratio": a.warmup_ratio, "weight_decay": a.weight_decay, "seed": a.seed,
+              "max_seq_length": a.max_seq_length, "command": " ".join(["python"] + sys.argv)}
+    json.dump(result, open(os.path.join(a.output_dir, "results.json"), "w"), indent=2)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""The transformers side of the sentiment benchmarks: run_glue-style fine-tuning with Trainer.
+
+Same recipe as `sentiment train`: AutoModelForSequenceClassification on the model directory,
+the first MAX_TRAIN_SAMPLES training rows in file order, dynamic padding, truncation at
+max_seq_length, AdamW (torch), linear schedule with warmup_ratio, weight decay, evaluation on
+the whole validation file after every epoch. Prints one JSON line with the final and best
+per-epoch accuracy, runtime, throughput and peak RSS (also written to --output).
+
+Padding: dynamic by default (DataCollatorWithPadding); --pad-to-max-length pads every
+sequence to max_seq_length, which is run_glue.py's default; --group-by-length is Trainer's
+length-grouped sampler.
+
+Run (from the repository root):
+  .venv/bin/python scripts/baselines/baseline-transformers-sentiment.py --model data/models/all-MiniLM-L6-v2 \
+      --train ../shared/data/sst2/train.tsv --validation ../shared/data/sst2/dev.tsv \
+      --max-train-samples 8000 --epochs 1 --batch-size 32 --lr 5e-5 --warmup-ratio 0.1 \
+      --weight-decay 0.01 --seed 42 --output-dir /tmp/hf-sst2
+"""
+
+import argparse
+import csv
+import json
+import os
+import resource
+import time
+
+import numpy as np
+import torch
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+)
+
+
+def read_tsv(path, limit=None):
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return rows[:limit] if limit else rows
+
+
+class Encoded(torch.utils.data.Dataset):
+    def __init__(self, rows, tokenizer, labels, max_len, pad_to_max):
+        padding = "max_length" if pad_to_max else False
+        self.items = [
+            {**tokenizer(r["sentence"], truncation=True, max_length=max_len, padding=padding),
+             "labels": labels.index(r["label"])}
+            for r in rows
+        ]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def device_name(device):
+    """What trained the model: "cpu", or the GPU's name for --device cuda."""
+    return torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    for name, kind, default in [("model", str, None), ("train", str, None), ("validation", str, None),
+                                ("max-train-samples", int, None), ("epochs", float, 3.0), ("batch-size", int, 32),
+                                ("lr", float, 5e-5), ("warmup-ratio", float, 0.0), ("weight-decay", float, 0.0),
+                                ("seed", int, 42), ("max-seq-length", int, 128), ("device", str, "cpu"), ("output-dir", str, "/tmp/hf-run"),
+                                ("output", str, None), ("eval-steps", int, None)]:
+        p.add_argument(f"--{name}", type=kind, default=default)
+    p.add_argument("--pad-to-max-length", action="store_true")
+    p.add_argument("--group-by-length", action="store_true")
+    a = p.parse_args()
+    train_rows = read_tsv(a.train, a.max_train_samples)
+    dev_rows = read_tsv(a.validation)
+    labels = sorted({r["label"] for r in train_rows}, key=lambda x: int(x) if x.lstrip("-").isdigit() else x)
+    tokenizer = AutoTokenizer.from_pretrained(a.model)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        a.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    args = TrainingArguments(
+        output_dir=a.output_dir, learning_rate=a.lr, num_train_epochs=a.epochs,
+        per_device_train_batch_size=a.batch_size, per_device_eval_batch_size=64,
+        # transformers 5: a float warmup_steps < 1 is a ratio, rounded up like ours.
+        warmup_steps=a.warmup_ratio, weight_decay=a.weight_decay, seed=a.seed,
+        # --eval-steps N evaluates every N optimizer steps, like `sentiment train --eval-strategy steps`.
+        eval_strategy="steps" if a.eval_steps else "epoch", eval_steps=a.eval_steps, save_strategy="no", logging_steps=25, report_to=[],
+        # transformers 5 names Trainer's length-grouped sampler this way (was group_by_length).
+        train_sampling_strategy="group_by_length" if a.group_by_length else "random",
+        dataloader_num_workers=0, use_cpu=(a.device == "cpu"))
+
+    def accuracy(pred):
+        return {"accuracy": float((np.argmax(pred.predictions, -1) == pred.label_ids).mean())}
+
+    trainer = Trainer(model=model, args=args, train_dataset=Encoded(train_rows, tokenizer, labels, a.max_seq_length, a.pad_to_max_length),
+                      eval_dataset=Encoded(dev_rows, tokenizer, labels, a.max_seq_length, a.pad_to_max_length),
+                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
+    start = time.time()
+    train_out = trainer.train()
+    runtime = time.time() - start
+    metrics = trainer.evaluate()
+    evals = [e for e in trainer.state.log_history if "eval_accuracy" in e]
+    # The final evaluate() above is appended to the log too; keep only the ones made during training.
+    evals = evals[:-1]
+    per_epoch = [e["eval_accuracy"] for e in evals]
+    result = {
+        "accuracy": metrics["eval_accuracy"], "best_epoch_accuracy": max(per_epoch, default=None),
+        "per_epoch_accuracy": per_epoch, "eval_steps": a.eval_steps,
+        "evaluations": [{"step": e["step"], "epoch": e["epoch"], "accuracy": e["eval_accuracy"]} for e in evals],
+        "train_runtime_s": train_out.metrics["train_runtime"],
+        "train_samples_per_second": train_out.metrics["train_samples_per_second"],
+        "wall_s": runtime, "torch_threads": torch.get_num_threads(), "device": device_name(a.device),
+        # ru_maxrss is in KiB on Linux.
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "padding": "max_length" if a.pad_to_max_length else "dynamic", "group_by_length": a.group_by_length,
+        "train_examples": len(train_rows), "dev_examples": len(dev_rows),
+        "epochs": a.epochs, "batch_size": a.batch_size, "learning_rate": a.lr, "warmup_ratio": a.warmup_ratio,
+        "weight_decay": a.weight_decay, "seed": a.seed, "max_seq_length": a.max_seq_length,
+        "machine": f"{os.cpu_count()} CPUs",
+        "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},
+    }
+    print(json.dumps(result))
+    if a.output:
+        with open(a.output, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
