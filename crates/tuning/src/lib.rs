@@ -1,35 +1,31 @@
 //! # tuning
 //!
-//! The fine-tuning engine: the [`Task`] trait every task implements, the training loop
-//! ([`trainer`]), the strategies that decide which parameters learn at which rate
-//! ([`strategy`]), AdamW with transformers' semantics ([`optimizer`]), learning-rate schedules
-//! ([`schedule`]), sampling and length grouping ([`sampler`]), the settings, named after
-//! transformers' `TrainingArguments` ([`args`]), and the step-for-step comparison with a
-//! transformers Trainer reference that the training-parity tests use ([`parity`]).
+//! The fine-tuning engine and the task application.
 //!
-//! What it is not: it knows no particular task (no labels, heads or metrics of its own) and no
-//! checkpoint format beyond what the `encoder` crate provides.
+//! - [`task`]: the [`Task`] trait every task implements (featurize, loss, predict, evaluate,
+//!   export and load itself back), with the label and scoring helpers tasks share;
+//! - [`engine`]: the training loop in parts ([`Trainer`], [`engine::step::Step`], settings
+//!   named after transformers' `TrainingArguments`, AdamW, schedules, sampling, evaluation,
+//!   model selection, checkpoints, the run directory);
+//! - [`strategy`]: which parameters learn and at what rate (freezing, layer-wise decay,
+//!   BitFit, LoRA, ...);
+//! - [`app`]: `train` / `eval` / `predict` / `score` for any task ([`app::TaskApp`]), so a
+//!   task binary is its name, its flags and one call;
+//! - [`report`]: `metrics.jsonl`, progress, plots and `compare-runs`;
+//! - `test_support` (feature `test-support`): what the task crates' tests share.
+//!
+//! What it is not: it knows no particular task (no labels, heads or metrics of its own), no
+//! checkpoint format beyond what the `encoder` crate provides, and no kernel code (the
+//! `kernels` crate's, passed down as a [`encoder::Kernels`] value).
 
-pub mod args;
-pub mod checkpoint;
-pub mod cli;
-pub mod compare;
-pub mod labels;
-pub mod log;
-pub mod lora;
-pub mod optimizer;
-pub mod parity;
-pub mod plot;
-pub mod progress;
-pub mod run_dir;
-pub mod sampler;
-pub mod schedule;
-pub mod scoring;
+pub mod app;
+pub mod engine;
+pub mod report;
 pub mod strategy;
 pub mod task;
-pub mod trainer;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
-pub use args::{IntervalStrategy, TrainingArgs, TrainingFlags};
+pub use engine::{IntervalStrategy, RunSummary, Trainer, TrainingArgs};
 pub use strategy::Strategy;
 pub use task::{Metrics, Task};
-pub use trainer::{RunSummary, Trainer};

@@ -1,9 +1,9 @@
-//! `tuning::compare`: reading finished runs and summarising seed groups, on run directories
+//! `tuning::report::compare`: reading finished runs and summarising seed groups, on run directories
 //! written here with known values.
 
 use std::path::Path;
 
-use tuning::compare::{markdown_table, read_group};
+use tuning::report::compare::{markdown_table, read_group};
 
 /// Writes the four files a finished run leaves behind.
 fn write_run(dir: &Path, seed: u64, best: f64, curve: &[(u64, f64)], runtime: f64) {

@@ -9,12 +9,12 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
+use encoder::Kernels;
 use encoder::checkpoint::{hf_state_dict, named_params};
 use encoder::load_pretrained_with;
 use tuning::Task;
-use tuning::optimizer::{AdamW, AdamWConfig, GradAccumulator, ParamGroup};
+use tuning::engine::optimizer::{AdamW, AdamWConfig, GradAccumulator, ParamGroup};
 use tuning::strategy::Strategy;
-use tuning::trainer::apply_plan;
 
 fn device() -> Device {
     Device::flex().autodiff()
@@ -62,7 +62,7 @@ fn adamw_matches_pytorch_step_by_step() {
         weight_decay: 0.01,
         ..AdamWConfig::default()
     };
-    let mut opt = AdamW::new(config);
+    let mut opt = AdamW::new(config, Kernels::default());
     let groups = HashMap::from([(
         layer.weight.id,
         ParamGroup {
@@ -103,10 +103,13 @@ fn adamw_matches_pytorch_step_by_step() {
 fn no_weight_decay_when_the_group_says_so() {
     let (layer, x, c) = linear_with_known_gradient();
     let before = values(&layer);
-    let mut opt = AdamW::new(AdamWConfig {
-        weight_decay: 0.5,
-        ..AdamWConfig::default()
-    });
+    let mut opt = AdamW::new(
+        AdamWConfig {
+            weight_decay: 0.5,
+            ..AdamWConfig::default()
+        },
+        Kernels::default(),
+    );
     let groups = HashMap::from([(
         layer.weight.id,
         ParamGroup {
@@ -128,8 +131,8 @@ fn global_norm_clipping_matches_hand_computation() {
     let (layer, x, c) = linear_with_known_gradient();
     let mut grads = grads_of(&layer, &x, &c);
     let expected = (2.0f64 * (1.0 + 4.0 + 0.25)).sqrt();
-    assert!((grads.global_norm() - expected).abs() < 1e-6);
-    let before = grads.clip_global_norm(1.0);
+    assert!((grads.global_norm(&Kernels::default()) - expected).abs() < 1e-6);
+    let before = grads.clip_global_norm(1.0, &Kernels::default());
     assert!((before - expected).abs() < 1e-6);
     let coef = 1.0 / (expected + 1e-6);
     let clipped: Vec<f32> = grads
@@ -145,8 +148,8 @@ fn global_norm_clipping_matches_hand_computation() {
     }
     // Below the threshold nothing changes (torch clamps the coefficient to 1).
     let mut grads = grads_of(&layer, &x, &c);
-    grads.clip_global_norm(100.0);
-    assert!((grads.global_norm() - expected).abs() < 1e-6);
+    grads.clip_global_norm(100.0, &Kernels::default());
+    assert!((grads.global_norm(&Kernels::default()) - expected).abs() < 1e-6);
 }
 
 /// The tiny encoder with the regression head, dropout off.
@@ -205,12 +208,15 @@ fn frozen_parameters_stay_bit_identical_and_stay_out_of_the_optimizer() {
     let plan = Strategy::preset("freeze-bottom:1")
         .unwrap()
         .plan(&names, 2, 0);
-    let (mut model, groups) = apply_plan(model, &plan);
+    let (mut model, groups) = plan.apply(model);
     let before = hf_state_dict(&model);
-    let mut opt = AdamW::new(AdamWConfig {
-        weight_decay: 0.01,
-        ..AdamWConfig::default()
-    });
+    let mut opt = AdamW::new(
+        AdamWConfig {
+            weight_decay: 0.01,
+            ..AdamWConfig::default()
+        },
+        Kernels::default(),
+    );
     let batch: Vec<&Feature> = features.iter().take(8).collect();
     for _ in 0..3 {
         let mut g = task.loss(&model, &batch, &device).backward();
@@ -249,14 +255,15 @@ fn layerwise_decay_sets_each_layers_learning_rate() {
     let (task, model, features) = tiny_regressor(&device);
     let names = named_params(&model);
     let plan = Strategy::preset("llrd:0.5").unwrap().plan(&names, 2, 0);
-    let (model, groups) = apply_plan(model, &plan);
+    let (model, groups) = plan.apply(model);
     let before = hf_state_dict(&model);
     let batch: Vec<&Feature> = features.iter().take(8).collect();
     let mut g = task.loss(&model, &batch, &device).backward();
     let mut acc = GradAccumulator::default();
     acc.accumulate(&model, &mut g, 1.0);
     let lr = 1e-3;
-    let model = AdamW::new(AdamWConfig::default()).step(model, acc, lr, &groups);
+    let model =
+        AdamW::new(AdamWConfig::default(), Kernels::default()).step(model, acc, lr, &groups);
     let after = hf_state_dict(&model);
     // Adam's first step moves each element by lr_i * g/|g|: the largest move is lr_i.
     let largest_move = |name: &str| {

@@ -46,10 +46,8 @@ fn train(
     let eval = examples(60)[40..].to_vec();
     let model_dir = tiny_model_dir();
     Trainer {
-        task,
-        args,
-        model_dir,
         resume,
+        ..Trainer::new(task, args, model_dir)
     }
     .train(&train, Some(&eval))
 }
@@ -274,7 +272,7 @@ fn resuming_after_a_crash_reaches_the_same_weights_as_an_uninterrupted_run() {
         ..RegressionTask::default()
     };
     assert!(run(&crashing, with_saves(&broken)).is_err());
-    let steps: Vec<usize> = tuning::checkpoint::list(&broken)
+    let steps: Vec<usize> = tuning::engine::checkpoint::list(&broken)
         .iter()
         .map(|(s, _)| *s)
         .collect();
@@ -301,7 +299,7 @@ fn resuming_after_a_crash_reaches_the_same_weights_as_an_uninterrupted_run() {
         deterministic_log(&broken.join("metrics.jsonl")),
         "the resumed log reads as one run"
     );
-    let steps: Vec<usize> = tuning::checkpoint::list(&broken)
+    let steps: Vec<usize> = tuning::engine::checkpoint::list(&broken)
         .iter()
         .map(|(s, _)| *s)
         .collect();
@@ -372,11 +370,14 @@ fn lora_trains_adapters_only_and_exports_merged_weights_that_compute_the_same() 
 
     // Reloaded as a plain model, the export computes what the LoRA model computed at its best
     // evaluation.
-    let device = burn::tensor::Device::flex();
-    let (model, _, tokenizer) = tuning::run_dir::load_task_model(&task, &out, &device).unwrap();
+    let flags = tuning::app::InferenceFlags {
+        batch_size: 16,
+        max_seq_length: Some(64),
+        precision: tuning::app::cli::PrecisionFlag::F32,
+    };
+    let model = tuning::app::Inference::<RegressionTask>::load(&out, &flags, 64).unwrap();
     let eval = examples(60)[40..].to_vec();
-    let features = tuning::Task::featurize(&task, &eval, &tokenizer, 64).unwrap();
-    let outputs = tuning::trainer::predict_all(&task, &model, &features, 16, &device);
+    let (features, outputs) = model.run(&eval).unwrap();
     let mse = tuning::Task::evaluate(&task, &eval, &features, &outputs)["mse"];
     let results: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("eval_results.json")).unwrap())

@@ -1,14 +1,14 @@
 //! `compare-runs`: put finished runs side by side — a markdown table (best metric, trainable
 //! parameters, time per epoch, throughput), the same as JSON, and one chart of the metric over
 //! steps for all runs. Made for strategy studies: one run (or one folder of seed runs) per
-//! strategy, same budget and seeds. See [`tuning::compare`].
+//! strategy, same budget and seeds. See [`tuning::report::compare`].
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Parser;
 use serde_json::json;
-use tuning::compare::{Group, markdown_table, read_group};
+use tuning::report::compare::{Group, markdown_table, read_group};
 
 #[derive(Parser)]
 #[command(about = "Compare finished runs: table, JSON and a chart of one metric over steps")]
@@ -51,7 +51,7 @@ fn main() -> Result<()> {
             .map(|(n, p)| (n.as_str(), p.clone()))
             .collect();
         let title = format!("EVAL {}", args.metric.replace('_', " ").to_uppercase());
-        tuning::plot::line_chart(path, &title, "STEP", &named)?;
+        tuning::report::plot::line_chart(path, &title, "STEP", &named)?;
     }
     Ok(())
 }

@@ -173,6 +173,10 @@ impl Task for RegressionTask {
         ("mse", false)
     }
 
+    fn from_export(_config: &EncoderConfig, _path: &std::path::Path) -> anyhow::Result<Self> {
+        Ok(Self::default())
+    }
+
     fn export_config(&self, config: &mut EncoderConfig) {
         config.extra.insert(
             "architectures".into(),

@@ -1,0 +1,306 @@
+//! The task application: `train`, `eval`, `predict` and `score` for any task, so that a task
+//! binary is its name, its extra flags and one call ([`main`]).
+//!
+//! The app owns what every task does the same way: the command line (the common flags, the
+//! training settings with the task's defaults shown in `--help`, `--config` and `--resume`),
+//! loading the pretrained model and training, loading a fine-tuned model back (a run
+//! directory or a transformers checkpoint of the task's class, with the trained sequence
+//! length), running it in batches, the `eval_<data>.json` file, the confusion-matrix plot and
+//! the summaries. A task says, through [`TaskApp`], what differs: how its data files are read,
+//! what its report and prediction files hold, and how `score` reads a predictions file.
+//!
+//! The README's "Adding a task" walks through writing one.
+
+pub mod cli;
+pub mod inference;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{ArgMatches, Args, Command, FromArgMatches};
+use encoder::Kernels;
+
+pub use cli::{InferenceFlags, OutputFlag};
+pub use inference::Inference;
+
+use crate::engine::run_dir::write_json;
+use crate::{Task, Trainer, TrainingArgs};
+
+/// What a task binary adds to the engine's [`Task`]: its flags, how it reads its data, and
+/// what `eval`, `predict` and `score` write. Implemented in the task's `main.rs` on a unit
+/// struct; the flag types are `clap::Args` structs (an empty struct where a task has none:
+/// [`NoFlags`]).
+pub trait TaskApp {
+    /// The task this binary trains and runs.
+    type Task: Task;
+    /// How the task's data files are read (columns, tag schemes, ...): given to `train`,
+    /// `eval` and `predict`.
+    type DataFlags: Args;
+    /// `train`'s own flags (the head, the markers, ...), besides the training settings.
+    type TrainFlags: Args;
+    /// `eval`'s own flags.
+    type EvalFlags: Args;
+    /// `predict`'s own flags (output format and place).
+    type PredictFlags: Args;
+    /// All of `score`'s flags: it compares a predictions file with a gold file, no model.
+    type ScoreFlags: Args;
+    /// What `score` prints (as JSON, in its own field order).
+    type ScoreReport: serde::Serialize;
+
+    /// The binary's name, as in `name train`.
+    const NAME: &'static str;
+    /// One line for `--help`.
+    const ABOUT: &'static str;
+    /// The sample data `train` defaults to, relative to the repository root.
+    const SAMPLE_TRAIN: &'static str;
+    const SAMPLE_VALIDATION: &'static str;
+    /// What each command does, for `--help`.
+    const TRAIN_ABOUT: &'static str =
+        "Fine-tune a pretrained encoder (defaults: all-MiniLM-L6-v2 on the sample data).";
+    const EVAL_ABOUT: &'static str = "Score a fine-tuned model on labelled data: the metrics as \
+         JSON on stdout and in the model directory (eval_<data>.json).";
+    const PREDICT_ABOUT: &'static str = "Apply a fine-tuned model to new data.";
+    const SCORE_ABOUT: &'static str =
+        "Compute the metrics from a gold file and a predictions file.";
+
+    /// The training settings this task starts from (under `--config` and the flags).
+    fn defaults() -> TrainingArgs;
+
+    /// Reads the training and validation data and makes the task to train on them (its
+    /// labels from the training data, ...). Says on stderr what it read.
+    fn prepare(
+        files: &TrainFiles,
+        data: &Self::DataFlags,
+        flags: &Self::TrainFlags,
+        args: &TrainingArgs,
+    ) -> Result<Prepared<Self::Task>>;
+
+    /// Scores `model` on the labelled data in `data`.
+    fn evaluate(
+        model: &Inference<Self::Task>,
+        data: &Path,
+        flags: &Self::DataFlags,
+        eval: &Self::EvalFlags,
+    ) -> Result<Evaluation>;
+
+    /// Applies `model` to `input` (a file, or `-` for stdin where the task reads it) and
+    /// writes the predictions where `predict` says.
+    fn predict(
+        model: &Inference<Self::Task>,
+        input: &Path,
+        flags: &Self::DataFlags,
+        predict: &Self::PredictFlags,
+    ) -> Result<()>;
+
+    /// The metrics of a predictions file against a gold file (printed as JSON).
+    fn score(flags: &Self::ScoreFlags) -> Result<Self::ScoreReport>;
+}
+
+/// No flags (it may stand for several of a task's flag types at once).
+#[derive(Args, Clone, Copy, Debug, Default)]
+#[group(skip)]
+pub struct NoFlags {}
+
+/// The data files of a training run (the sample data unless given).
+#[derive(Debug, Clone)]
+pub struct TrainFiles {
+    pub train: PathBuf,
+    pub validation: PathBuf,
+}
+
+/// A task ready to train and its data.
+pub struct Prepared<T: Task> {
+    pub task: T,
+    pub train: Vec<T::Example>,
+    pub validation: Vec<T::Example>,
+}
+
+/// What `eval` found: written to the model directory and printed.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// The report: `eval_<data>.json` in the model directory, and stdout.
+    pub report: serde_json::Value,
+    /// A confusion matrix to draw as `plots/confusion_<data>.png`: label names, and counts
+    /// with gold labels as rows.
+    pub confusion: Option<(Vec<String>, Vec<Vec<usize>>)>,
+    /// Further files for the model directory (path relative to it, contents).
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+/// `train`'s own flags, besides the settings.
+#[derive(Args, Debug)]
+struct TrainInput {
+    /// Pretrained model directory (default: data/models/all-MiniLM-L6-v2, or $FINETUNE_MODEL).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Training data.
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// Validation data, evaluated per epoch or every eval_steps.
+    #[arg(long)]
+    validation: Option<PathBuf>,
+    /// TOML or JSON file with settings (flags given here override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Continue the run in output_dir from its newest checkpoint.
+    #[arg(long)]
+    resume: bool,
+}
+
+/// `eval`'s common flags.
+#[derive(Args, Debug)]
+struct EvalInput {
+    /// A run directory written by `train`, or a transformers checkpoint of the task's class.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled data.
+    #[arg(long)]
+    data: PathBuf,
+    #[command(flatten)]
+    inference: InferenceFlags,
+}
+
+/// `predict`'s common flags.
+#[derive(Args, Debug)]
+struct PredictInput {
+    /// A run directory written by `train`, or a transformers checkpoint of the task's class.
+    #[arg(long)]
+    model: PathBuf,
+    /// The data to label (`-` for stdin where the task accepts it).
+    #[arg(long)]
+    input: PathBuf,
+    #[command(flatten)]
+    inference: InferenceFlags,
+}
+
+/// The binary's command line: `train`, `eval`, `predict`, `score`.
+pub fn command<A: TaskApp>() -> Command {
+    let defaults = A::defaults();
+    let train = TrainInput::augment_args(Command::new("train").about(A::TRAIN_ABOUT))
+        .mut_arg("train", |a| {
+            a.help(format!("Training data (default: {})", A::SAMPLE_TRAIN))
+        })
+        .mut_arg("validation", |a| {
+            a.help(format!(
+                "Validation data, evaluated per epoch or every eval_steps (default: {})",
+                A::SAMPLE_VALIDATION
+            ))
+        });
+    let train = A::TrainFlags::augment_args(A::DataFlags::augment_args(train));
+    let train = TrainingArgs::add_flags(train, &defaults);
+    let eval = EvalInput::augment_args(Command::new("eval").about(A::EVAL_ABOUT));
+    let eval = A::EvalFlags::augment_args(A::DataFlags::augment_args(eval));
+    let predict = PredictInput::augment_args(Command::new("predict").about(A::PREDICT_ABOUT));
+    let predict = A::PredictFlags::augment_args(A::DataFlags::augment_args(predict));
+    let score = A::ScoreFlags::augment_args(Command::new("score").about(A::SCORE_ABOUT));
+    Command::new(A::NAME)
+        .about(A::ABOUT)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommands([train, eval, predict, score])
+}
+
+/// A task binary's `main`: the command line, then the command; on error `name: error: ...`
+/// on stderr and exit status 1.
+pub fn main<A: TaskApp>() {
+    cli::keep_freed_memory();
+    let matches = command::<A>().get_matches();
+    cli::exit_on_error(A::NAME, dispatch::<A>(&matches));
+}
+
+/// Runs one command line (`args[0]` is the program name) in this process, as `main` would,
+/// returning what went wrong instead of exiting (for tests and embedding).
+pub fn run<A: TaskApp>(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> Result<()> {
+    let matches = command::<A>().try_get_matches_from(args)?;
+    dispatch::<A>(&matches)
+}
+
+fn dispatch<A: TaskApp>(matches: &ArgMatches) -> Result<()> {
+    match matches.subcommand() {
+        Some(("train", m)) => train::<A>(m),
+        Some(("eval", m)) => eval::<A>(m),
+        Some(("predict", m)) => predict::<A>(m),
+        Some(("score", m)) => {
+            let report = A::score(&A::ScoreFlags::from_arg_matches(m)?)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        _ => unreachable!("clap requires a known subcommand"),
+    }
+}
+
+fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
+    let input = TrainInput::from_arg_matches(m)?;
+    let data = A::DataFlags::from_arg_matches(m)?;
+    let flags = A::TrainFlags::from_arg_matches(m)?;
+    let args = TrainingArgs::resolve(
+        &A::defaults(),
+        input.config.as_deref(),
+        TrainingArgs::given(m)?,
+    )?;
+    let files = TrainFiles {
+        train: input
+            .train
+            .unwrap_or_else(|| cli::sample_file(A::SAMPLE_TRAIN)),
+        validation: input
+            .validation
+            .unwrap_or_else(|| cli::sample_file(A::SAMPLE_VALIDATION)),
+    };
+    let prepared = A::prepare(&files, &data, &flags, &args)?;
+    let trainer = Trainer {
+        resume: input.resume,
+        kernels: Kernels::from_env(),
+        ..Trainer::new(
+            &prepared.task,
+            args,
+            input.model.unwrap_or_else(encoder::default_model_dir),
+        )
+    };
+    let summary = trainer.train(&prepared.train, Some(&prepared.validation))?;
+    cli::print_summary(&trainer.args, &summary)
+}
+
+fn eval<A: TaskApp>(m: &ArgMatches) -> Result<()> {
+    let input = EvalInput::from_arg_matches(m)?;
+    let data = A::DataFlags::from_arg_matches(m)?;
+    let flags = A::EvalFlags::from_arg_matches(m)?;
+    let model =
+        Inference::<A::Task>::load(&input.model, &input.inference, A::defaults().max_seq_length)?;
+    let evaluation = A::evaluate(&model, &input.data, &data, &flags)?;
+    write_evaluation(&input.model, &cli::file_stem(&input.data), &evaluation)?;
+    println!("{}", serde_json::to_string_pretty(&evaluation.report)?);
+    Ok(())
+}
+
+/// Writes what `eval` found into the model directory: `eval_<stem>.json`, the confusion
+/// matrix plot and the task's further files.
+pub fn write_evaluation(dir: &Path, stem: &str, evaluation: &Evaluation) -> Result<()> {
+    for (name, bytes) in &evaluation.files {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        encoder::fsutil::write_atomic(&path, bytes)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some((labels, counts)) = &evaluation.confusion {
+        std::fs::create_dir_all(dir.join("plots"))?;
+        crate::report::plot::heat_map(
+            &dir.join("plots").join(format!("confusion_{stem}.png")),
+            &format!("CONFUSION: {stem}"),
+            labels,
+            counts,
+        )?;
+    }
+    write_json(&dir.join(format!("eval_{stem}.json")), &evaluation.report)
+}
+
+fn predict<A: TaskApp>(m: &ArgMatches) -> Result<()> {
+    let input = PredictInput::from_arg_matches(m)?;
+    let data = A::DataFlags::from_arg_matches(m)?;
+    let flags = A::PredictFlags::from_arg_matches(m)?;
+    let model =
+        Inference::<A::Task>::load(&input.model, &input.inference, A::defaults().max_seq_length)?;
+    A::predict(&model, &input.input, &data, &flags)
+}

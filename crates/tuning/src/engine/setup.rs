@@ -1,0 +1,139 @@
+//! Everything a run needs before its first step: the pretrained encoder with the task's head
+//! (re-initialised layers and LoRA adapters as the strategy says), and the featurized data.
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow, bail};
+use burn::module::Module;
+use burn::tensor::Device;
+use encoder::{EncoderConfig, Kernels, Tokenizer, load_pretrained_with};
+
+use super::run_dir::fit_max_len;
+use super::settings::{IntervalStrategy, TrainingArgs};
+use crate::task::Task;
+
+/// The model to train and what came with it.
+pub struct Setup<T: Task> {
+    /// The task model, every initial value drawn, adapters attached.
+    pub model: T::Model,
+    pub config: EncoderConfig,
+    pub tokenizer: Tokenizer,
+    pub num_layers: usize,
+    /// The input length in tokens: `max_seq_length` capped at the model's positions.
+    pub max_len: usize,
+    /// LoRA's `alpha / rank`, when the strategy trains adapters.
+    pub lora_scale: Option<f64>,
+}
+
+impl<T: Task> Setup<T> {
+    /// Loads the pretrained encoder from `model_dir` (dropout as the settings say), applies
+    /// the strategy's re-initialisation, builds the task's head and attaches LoRA adapters.
+    /// Every random initial value is drawn here, from the seed: a run's start depends on the
+    /// seed alone.
+    pub fn load(
+        task: &T,
+        args: &TrainingArgs,
+        model_dir: &Path,
+        kernels: Kernels,
+        device: &Device,
+    ) -> Result<Self> {
+        device.seed(args.seed);
+        let pretrained = load_pretrained_with(model_dir, device, |config| {
+            if let Some(p) = args.hidden_dropout_prob {
+                config.hidden_dropout_prob = p;
+            }
+            if let Some(p) = args.attention_probs_dropout_prob {
+                config.attention_probs_dropout_prob = p;
+            }
+        })?;
+        for warning in pretrained.report.warnings() {
+            eprintln!("{}: {warning}", task.name());
+        }
+        let config = pretrained.config.clone();
+        let tokenizer = pretrained.tokenizer.clone();
+        let mut encoder = pretrained.model.with_kernels(kernels);
+        let num_layers = encoder.num_layers();
+        let strategy = &args.strategy;
+        strategy
+            .validate(num_layers)
+            .map_err(|e| anyhow!("strategy: {e}"))?;
+        for i in num_layers - strategy.reinit_top_layers..num_layers {
+            encoder.encoder.layer[i] = encoder::bert::BertLayer::new(&config, device);
+        }
+        let classifier_dropout = args
+            .classifier_dropout
+            .unwrap_or(config.hidden_dropout_prob);
+        // Draw every random initial value (new head, re-initialised layers) now, from the
+        // seed, instead of lazily at first use.
+        device.seed(args.seed);
+        let mut model = task
+            .build_model(encoder, &config, classifier_dropout, device)
+            .materialize();
+        // After materialize(), which would drop the adapters again.
+        if let Some(settings) = &strategy.lora {
+            model = crate::strategy::lora::apply(model, settings)
+                .map_err(|e| anyhow!("strategy: {e}"))?;
+        }
+        let max_len = fit_max_len(args.max_seq_length, &config);
+        Ok(Self {
+            model,
+            config,
+            tokenizer,
+            num_layers,
+            max_len,
+            lora_scale: strategy.lora.as_ref().map(|l| l.alpha / l.rank as f64),
+        })
+    }
+}
+
+/// Validation examples and their features.
+pub type Validation<'a, T> = (&'a [<T as Task>::Example], Vec<<T as Task>::Feature>);
+
+/// The data of a run, featurized once.
+pub struct Features<'a, T: Task> {
+    pub train: Vec<T::Feature>,
+    /// Tokens per training feature (for length grouping).
+    pub lengths: Vec<usize>,
+    /// The validation examples and their features, when the run evaluates.
+    pub validation: Option<Validation<'a, T>>,
+}
+
+impl<'a, T: Task> Features<'a, T> {
+    /// Featurizes the training examples (the first `max_train_samples`) and, when the run
+    /// evaluates at all, the validation examples (the first `max_eval_samples`): a validation
+    /// set that is never evaluated is never featurized either (run_qa's is ~10,800 windows).
+    pub fn new(
+        task: &T,
+        args: &TrainingArgs,
+        tokenizer: &Tokenizer,
+        max_len: usize,
+        train: &'a [T::Example],
+        validation: Option<&'a [T::Example]>,
+    ) -> Result<Self> {
+        let train = limit(train, args.max_train_samples);
+        let validation = validation
+            .filter(|_| args.eval_strategy != IntervalStrategy::No)
+            .map(|e| limit(e, args.max_eval_samples));
+        let train_features = task.featurize(train, tokenizer, max_len)?;
+        if train_features.is_empty() {
+            bail!("no training features: the training set is empty");
+        }
+        let validation = match validation {
+            Some(e) => Some((e, task.featurize(e, tokenizer, max_len)?)),
+            None => None,
+        };
+        let lengths = train_features.iter().map(|f| task.feature_len(f)).collect();
+        Ok(Self {
+            train: train_features,
+            lengths,
+            validation,
+        })
+    }
+}
+
+fn limit<E>(examples: &[E], max: Option<usize>) -> &[E] {
+    match max {
+        Some(n) if n < examples.len() => &examples[..n],
+        _ => examples,
+    }
+}

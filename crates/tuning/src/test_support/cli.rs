@@ -1,0 +1,120 @@
+//! Running a task binary from its crate's tests: from the repository root, with or without
+//! stdin, and reading what it wrote.
+//!
+//! ```ignore
+//! use tuning::test_support::cli::{Binary, ok, s, tiny_model};
+//! let sentiment = Binary::new(env!("CARGO_BIN_EXE_sentiment"));
+//! let out = ok(&sentiment.run(&["train", "--model", s(&tiny_model()), "--max-steps", "1"]));
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The repository root (the binaries' sample-data defaults are relative to it).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A file or folder under `tests/fixtures`.
+pub fn fixture(relative: &str) -> PathBuf {
+    root().join("tests/fixtures").join(relative)
+}
+
+/// The tiny random BERT every end-to-end test trains (2 layers, hidden 32).
+pub fn tiny_model() -> PathBuf {
+    fixture("encoder/tiny-bert")
+}
+
+/// A task binary built by cargo for the test (`env!("CARGO_BIN_EXE_<name>")`).
+#[derive(Debug, Clone)]
+pub struct Binary {
+    path: PathBuf,
+}
+
+impl Binary {
+    pub fn new(path: &str) -> Self {
+        Self {
+            path: PathBuf::from(path),
+        }
+    }
+
+    /// Runs it with `args` in the repository root.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(&self.path)
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.path.display()))
+    }
+
+    /// Runs it with `args` in the repository root, `stdin` on its standard input.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(&self.path)
+            .args(args)
+            .current_dir(root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.path.display()));
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(stdin.as_bytes())
+            .expect("stdin written");
+        child.wait_with_output().expect("the binary ends")
+    }
+}
+
+/// The stdout of a run that must have succeeded (its stderr in the failure message).
+pub fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+/// The stderr of a run that must have failed.
+pub fn err(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "should have failed; stdout: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+/// A JSON file's contents.
+pub fn json_file(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A JSONL file's (or output's) records.
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+/// A path as a command-line argument.
+pub fn s(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
+
+/// The largest absolute difference between two equally long lists.
+pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "different lengths");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
