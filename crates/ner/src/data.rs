@@ -1,13 +1,15 @@
 //! Loading tagged sentences: CoNLL-style column files (CoNLL-2003's `WORD POS CHUNK NER`,
 //! `-DOCSTART-` document breaks in both of their variants, blank-line sentence breaks,
-//! trailing blank lines) and JSONL (`tokens`, `tags`, optional `document`).
+//! trailing blank lines) and JSONL (`tokens`, `tags`, optional `document`); raw text split
+//! into words for `predict --text`; and conlleval-format prediction files for `score`.
 //!
 //! Tags are checked against their scheme (given or detected, see [`crate::scheme`]) and kept
 //! both as written and converted to IOB2. Every error names the file, the line and the column.
 
+use std::io::BufRead;
 use std::path::Path;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 use crate::scheme::{self, Scheme};
 
@@ -39,7 +41,7 @@ pub struct Columns {
 /// `tagged`: whether tags are expected (training, evaluation) or not (prediction input,
 /// where a CoNLL file may still carry gold tags).
 pub fn load(path: &Path, columns: Columns, tagged: bool) -> Result<Vec<Sentence>> {
-    let text = tuning::cli::read_utf8(path)?;
+    let text = tuning::app::cli::read_utf8(path)?;
     let name = path.display().to_string();
     let jsonl = matches!(
         path.extension().and_then(|e| e.to_str()),
@@ -261,6 +263,255 @@ pub fn normalize_tags(
     Ok(Normalized { scheme, repaired })
 }
 
+/// How tagged files are read: which columns, which tag scheme, and what to do with tags
+/// that break it (also `train`'s, `eval`'s and `predict`'s flags).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Reading {
+    /// Column of the word in CoNLL-style files (from 1).
+    #[arg(long, default_value_t = 1)]
+    pub token_column: usize,
+    /// Column of the tag (from 1; default: the last column).
+    #[arg(long)]
+    pub tag_column: Option<usize>,
+    /// Tag scheme of the files: iob1, iob2 or bioes (default: detected).
+    #[arg(long)]
+    pub scheme: Option<Scheme>,
+    /// Tags that break the scheme but have one reading (an entity started with IOB1 `B-`
+    /// after `O`, IOB2 `I-` after `O`, an unclosed BIOES entity): `repair` reads them as
+    /// conlleval does and warns with each line; `error` refuses the file.
+    #[arg(long, default_value = "repair")]
+    pub scheme_violations: Violations,
+}
+
+impl Default for Reading {
+    fn default() -> Self {
+        Self {
+            token_column: 1,
+            tag_column: None,
+            scheme: None,
+            scheme_violations: Violations::Repair,
+        }
+    }
+}
+
+impl Reading {
+    /// The columns, from 0.
+    pub fn columns(&self) -> Result<Columns> {
+        if self.token_column == 0 || self.tag_column == Some(0) {
+            bail!("columns are numbered from 1");
+        }
+        Ok(Columns {
+            token: self.token_column - 1,
+            tag: self.tag_column.map(|c| c - 1),
+        })
+    }
+
+    /// Tagged sentences with their tags checked and converted to IOB2; each repaired
+    /// violation is a warning on stderr, with its line.
+    pub fn load_tagged(&self, path: &Path) -> Result<(Vec<Sentence>, Normalized)> {
+        let mut sentences = load(path, self.columns()?, true)?;
+        let normalized = self.normalize(&mut sentences, path)?;
+        Ok((sentences, normalized))
+    }
+
+    /// [`normalize_tags`], its repairs reported on stderr.
+    pub fn normalize(&self, sentences: &mut [Sentence], path: &Path) -> Result<Normalized> {
+        let normalized = normalize_tags(sentences, self.scheme, self.scheme_violations, path)?;
+        for warning in &normalized.repaired {
+            eprintln!("ner: warning: {warning}");
+        }
+        Ok(normalized)
+    }
+
+    /// Sentences to tag: their gold tags are read (and checked) when every line has one.
+    pub fn load_for_prediction(&self, path: &Path) -> Result<Vec<Sentence>> {
+        match load(path, self.columns()?, true) {
+            Ok(mut tagged) if tagged.iter().all(|s| s.original_tags.is_some()) => {
+                self.normalize(&mut tagged, path)?;
+                Ok(tagged)
+            }
+            _ => load(path, self.columns()?, false),
+        }
+    }
+}
+
+/// Copies of `sentences` without their IOB2 tags (what the model is run on; the tags as
+/// written stay, for output next to the predictions).
+pub fn without_tags(sentences: &[Sentence]) -> Vec<Sentence> {
+    sentences
+        .iter()
+        .map(|s| Sentence {
+            tags: None,
+            ..s.clone()
+        })
+        .collect()
+}
+
+/// A word of raw text and its character offsets `[start, end)`.
+pub type Word = (String, usize, usize);
+
+/// Splits raw text into words (whitespace, and every punctuation character on its own, as
+/// BERT's basic tokenizer) with their character offsets.
+pub fn split_words(text: &str) -> Vec<Word> {
+    let mut words = Vec::new();
+    let mut current: Option<(String, usize)> = None;
+    for (i, c) in text.chars().enumerate() {
+        if c.is_whitespace()
+            || c.is_ascii_punctuation()
+            || (!c.is_alphanumeric() && !c.is_whitespace())
+        {
+            if let Some((w, start)) = current.take() {
+                let end = start + w.chars().count();
+                words.push((w, start, end));
+            }
+            if !c.is_whitespace() {
+                words.push((c.to_string(), i, i + 1));
+            }
+        } else {
+            match &mut current {
+                Some((w, _)) => w.push(c),
+                None => current = Some((c.to_string(), i)),
+            }
+        }
+    }
+    if let Some((w, start)) = current {
+        let end = start + w.chars().count();
+        words.push((w, start, end));
+    }
+    words
+}
+
+/// Raw text for `predict --text`: one document per line, from a file or `-` (stdin).
+pub fn read_text_lines(path: &Path) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    if path == Path::new("-") {
+        for (i, line) in std::io::stdin().lock().lines().enumerate() {
+            lines.push(line.with_context(|| format!("stdin:{}: cannot read", i + 1))?);
+        }
+    } else {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {} as UTF-8 text", path.display()))?;
+        lines.extend(text.lines().map(str::to_string));
+    }
+    Ok(lines)
+}
+
+/// Raw text lines as untagged sentences (blank lines skipped), each with the index of its
+/// line and its words' character offsets. `name` is the input's name for messages.
+pub fn text_sentences(lines: &[String], name: &str) -> TextInput {
+    let mut input = TextInput::default();
+    for (i, line) in lines.iter().enumerate() {
+        let words = split_words(line);
+        if words.is_empty() {
+            continue;
+        }
+        input.sentences.push(Sentence {
+            words: words.iter().map(|w| w.0.clone()).collect(),
+            original_tags: None,
+            tags: None,
+            lines: vec![i + 1; words.len()],
+            document: input.sentences.len(),
+            source: format!("{name}:{}", i + 1),
+        });
+        input.spans.push((i, words));
+    }
+    input
+}
+
+/// Sentences made from raw text, and where each came from.
+#[derive(Debug, Default)]
+pub struct TextInput {
+    pub sentences: Vec<Sentence>,
+    /// Per sentence: its line (0-based) and its words with character offsets.
+    pub spans: Vec<(usize, Vec<Word>)>,
+}
+
+/// One tag sequence per sentence.
+pub type TagSequences = Vec<Vec<String>>;
+
+/// Sentences of (gold, predicted) tags from a conlleval-format file (`token ... gold
+/// predicted`), or, with `gold_from`, predictions (`token ... predicted`) matched line by line
+/// with a tagged CoNLL file.
+pub fn read_conlleval(
+    path: &Path,
+    gold_from: Option<&Path>,
+) -> Result<(TagSequences, TagSequences)> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+    let gold_lines: Option<Vec<String>> = match gold_from {
+        Some(g) => Some(
+            std::fs::read_to_string(g)
+                .with_context(|| format!("cannot read {}", g.display()))?
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        ),
+        None => None,
+    };
+    parse_conlleval(&text, &name, gold_lines.as_deref())
+}
+
+/// [`read_conlleval`] of a file's text.
+pub fn parse_conlleval(
+    text: &str,
+    name: &str,
+    gold_lines: Option<&[String]>,
+) -> Result<(TagSequences, TagSequences)> {
+    let (mut gold, mut predicted) = (vec![Vec::new()], vec![Vec::new()]);
+    for (i, line) in text.lines().enumerate() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.is_empty() || fields[0] == "-DOCSTART-" {
+            if !gold.last().unwrap().is_empty() {
+                gold.push(Vec::new());
+                predicted.push(Vec::new());
+            }
+            continue;
+        }
+        let at = format!("{name}:{}", i + 1);
+        let (g, p) = match gold_lines {
+            Some(lines) => {
+                let other = lines
+                    .get(i)
+                    .map(|l| l.split_whitespace().collect::<Vec<_>>());
+                let Some(other) = other.filter(|o| !o.is_empty() && o[0] == fields[0]) else {
+                    bail!(
+                        "{at}: the gold file has no token `{}` on this line",
+                        fields[0]
+                    );
+                };
+                (
+                    other[other.len() - 1].to_string(),
+                    fields[fields.len() - 1].to_string(),
+                )
+            }
+            None => {
+                if fields.len() < 3 {
+                    bail!("{at}: expected `token ... gold predicted` (at least 3 columns)");
+                }
+                (
+                    fields[fields.len() - 2].to_string(),
+                    fields[fields.len() - 1].to_string(),
+                )
+            }
+        };
+        for tag in [&g, &p] {
+            if scheme::parse(tag).is_none() {
+                bail!("{at}: `{tag}` is not a tag (O, or B-/I-/E-/S- and a type)");
+            }
+        }
+        gold.last_mut().unwrap().push(g);
+        predicted.last_mut().unwrap().push(p);
+    }
+    if gold.last().is_some_and(Vec::is_empty) {
+        gold.pop();
+        predicted.pop();
+    }
+    if gold.is_empty() {
+        bail!("{name}: no tagged lines");
+    }
+    Ok((gold, predicted))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,5 +621,50 @@ mod tests {
         assert!(err(r#"{"tokens": [], "tags": []}"#).contains("d.jsonl:1: empty sentence"));
         assert!(err(r#"{"tokens": ["a"], "tags": ["O", "O"]}"#).contains("2 tags for 1 tokens"));
         assert!(err(r#"{"tokens": ["a"]}"#).contains("missing field `tags`"));
+    }
+
+    #[test]
+    fn raw_text_splits_into_words_with_character_offsets() {
+        let words = split_words("Anna Berg, née Kühn (PhD)");
+        let texts: Vec<&str> = words.iter().map(|w| w.0.as_str()).collect();
+        assert_eq!(texts, ["Anna", "Berg", ",", "née", "Kühn", "(", "PhD", ")"]);
+        assert_eq!(
+            (words[3].1, words[3].2),
+            (11, 14),
+            "offsets count characters"
+        );
+        let input = text_sentences(&["a b".into(), "".into(), "c".into()], "t.txt");
+        assert_eq!(input.sentences.len(), 2);
+        assert_eq!(input.sentences[1].source, "t.txt:3");
+        assert_eq!(input.spans[1].0, 2);
+    }
+
+    #[test]
+    fn conlleval_files_split_into_sentences_and_check_their_tags() {
+        let text = "-DOCSTART- -X- O O\n\nEU B-ORG B-ORG\nrejects O O\n\nPeter B-PER I-PER\n";
+        let (gold, predicted) = parse_conlleval(text, "p.txt", None).unwrap();
+        assert_eq!(gold, [vec!["B-ORG", "O"], vec!["B-PER"]]);
+        assert_eq!(predicted[1], ["I-PER"]);
+        let err = parse_conlleval("EU B-ORG\n", "p.txt", None).unwrap_err();
+        assert!(err.to_string().contains("p.txt:1: expected"), "{err}");
+        let err = parse_conlleval("EU B-ORG X-Y\n", "p.txt", None).unwrap_err();
+        assert!(err.to_string().contains("`X-Y` is not a tag"), "{err}");
+        // Predictions beside a gold file: the tokens must line up.
+        let gold_lines = vec!["EU NNP B-ORG".to_string(), "rejects VBZ O".to_string()];
+        let (gold, predicted) =
+            parse_conlleval("EU B-ORG\nrejects O\n", "p", Some(&gold_lines)).unwrap();
+        assert_eq!(
+            (gold[0].clone(), predicted[0].clone()),
+            (
+                vec!["B-ORG".to_string(), "O".into()],
+                vec!["B-ORG".to_string(), "O".into()]
+            )
+        );
+        let err = parse_conlleval("EU B-ORG\nbans O\n", "p", Some(&gold_lines)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("p:2: the gold file has no token `bans`"),
+            "{err}"
+        );
     }
 }

@@ -40,9 +40,7 @@ impl TokenClassifier {
     /// `[B, seq, num_labels]` logits.
     pub fn forward(&self, input: EncoderInput) -> Tensor<3> {
         let states = self.bert.forward(input).last_hidden_state;
-        encoder::kernels::linear(
-            &self.classifier,
-            encoder::kernels::dropout(&self.dropout, states),
-        )
+        let ops = self.bert.ops();
+        ops.linear(&self.classifier, ops.dropout(&self.dropout, states))
     }
 }

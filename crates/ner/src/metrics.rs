@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
-use tuning::scoring::{f1, ratio};
+use tuning::task::scoring::{f1, ratio};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -199,6 +199,17 @@ fn as_iob2(tags: &[String], extract: fn(&[Vec<String>]) -> BTreeSet<Entity>) -> 
         }
     }
     out
+}
+
+/// `score`: the entity-level scores of a conlleval-format predictions file (gold and
+/// predicted columns, or predictions beside the tagged `gold` file).
+pub fn score_file(
+    predictions: &std::path::Path,
+    gold: Option<&std::path::Path>,
+    mode: Mode,
+) -> anyhow::Result<Report> {
+    let (gold, predicted) = crate::data::read_conlleval(predictions, gold)?;
+    Ok(score(&gold, &predicted, mode))
 }
 
 #[cfg(test)]

@@ -11,16 +11,19 @@
 //! labels and predictions.
 
 use std::cell::OnceCell;
+use std::io::Write;
+use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use encoder::{EncodeOptions, EncoderConfig, TokenizedWindow, Tokenizer};
 use serde_json::json;
+use tuning::app::{Evaluation, Inference};
 use tuning::task::argmax;
 use tuning::{Metrics, Task};
 
-use crate::data::Sentence;
+use crate::data::{self, Reading, Sentence, TextInput, without_tags};
 use crate::head::TokenClassifier;
 use crate::metrics::{self, Mode};
 
@@ -219,6 +222,184 @@ impl NerTask {
     }
 }
 
+/// What a model says about every word of every sentence.
+pub struct Tagged {
+    /// One IOB2 tag per word.
+    pub tags: Vec<Vec<String>>,
+    /// The logits of each word's first sub-token (`None` for a word without sub-tokens).
+    pub logits: Vec<Vec<Option<Vec<f32>>>>,
+}
+
+impl NerTask {
+    /// Refuses a gold tag the model does not know, naming its line (before the model runs).
+    pub fn check_tags(&self, sentences: &[Sentence], file: &Path) -> Result<()> {
+        for s in sentences {
+            for (t, line) in s.tags.iter().flatten().zip(&s.lines) {
+                if !self.labels.contains(t) {
+                    bail!(
+                        "{}:{line}: unknown tag `{t}` (the model knows: {})",
+                        file.display(),
+                        self.labels.join(", ")
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// conlleval lines for `predict`: `word gold predicted` (`word predicted` for untagged
+    /// input), a blank line after each sentence.
+    pub fn conll_lines(sentences: &[Sentence], tags: &[Vec<String>]) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for (sentence, tags) in sentences.iter().zip(tags) {
+            for (i, (word, tag)) in sentence.words.iter().zip(tags).enumerate() {
+                match &sentence.original_tags {
+                    Some(gold) => writeln!(out, "{word} {} {tag}", gold[i])?,
+                    None => writeln!(out, "{word} {tag}")?,
+                }
+            }
+            writeln!(out)?;
+        }
+        Ok(out)
+    }
+
+    /// JSONL per sentence: its words, the labels and each word's first sub-token logits.
+    pub fn logit_lines(&self, sentences: &[Sentence], tagged: &Tagged) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for (sentence, logits) in sentences.iter().zip(&tagged.logits) {
+            let record = json!({
+                "words": sentence.words,
+                "labels": self.labels,
+                "logits": logits,
+            });
+            writeln!(out, "{record}")?;
+        }
+        Ok(out)
+    }
+
+    /// JSONL per text line: the line, its text and its entities with character offsets.
+    pub fn entity_lines(
+        text: &[String],
+        input: &TextInput,
+        tags: &[Vec<String>],
+    ) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for ((line, words), tags) in input.spans.iter().zip(tags) {
+            let text = &text[*line];
+            let mut found: Vec<_> = metrics::conlleval_entities(std::slice::from_ref(tags))
+                .into_iter()
+                .collect();
+            found.sort_by_key(|e| e.1);
+            let entities: Vec<serde_json::Value> = found
+                .into_iter()
+                .map(|(kind, first, last)| {
+                    let (start, end) = (words[first].1, words[last].2);
+                    let surface: String = text.chars().skip(start).take(end - start).collect();
+                    json!({"type": kind, "text": surface, "start": start, "end": end})
+                })
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                json!({"line": line + 1, "text": text, "entities": entities})
+            )?;
+        }
+        Ok(out)
+    }
+}
+
+/// Runs `model` over `sentences` (their gold tags set aside) and merges the windows back into
+/// one prediction per word.
+pub fn tag(model: &Inference<NerTask>, sentences: &[Sentence]) -> Result<Tagged> {
+    let (features, outputs) = model.run(&without_tags(sentences))?;
+    let task = &model.task;
+    let tags = task.merge(sentences, &features, &outputs);
+    let logits = task
+        .word_logits(sentences, &features, &outputs)
+        .into_iter()
+        .map(|words| words.into_iter().map(|w| w.map(<[f32]>::to_vec)).collect())
+        .collect();
+    Ok(Tagged { tags, logits })
+}
+
+/// `train`: the task for the tagged `train` file, whose tags give the labels, and the data
+/// (`settings` gives everything but the labels). Says on stderr what it read.
+pub fn prepare(
+    train_path: &Path,
+    validation_path: &Path,
+    reading: &Reading,
+    settings: NerTask,
+) -> Result<(NerTask, Vec<Sentence>, Vec<Sentence>)> {
+    let (train, normalized) = reading.load_tagged(train_path)?;
+    let (validation, _) = reading.load_tagged(validation_path)?;
+    let task = NerTask {
+        labels: NerTask::labels_for(train.iter()),
+        ..settings
+    };
+    eprintln!(
+        "ner: {} training sentences from {} (scheme {}, trained as iob2), {} validation \
+         from {}; labels: {}",
+        train.len(),
+        train_path.display(),
+        normalized.scheme,
+        validation.len(),
+        validation_path.display(),
+        task.labels.join(" ")
+    );
+    Ok((task, train, validation))
+}
+
+/// `eval`: entity-level scores of `model` on the tagged file `path`, read as `reading` says.
+pub fn evaluation(
+    model: &Inference<NerTask>,
+    path: &Path,
+    reading: &Reading,
+    mode: Mode,
+) -> Result<Evaluation> {
+    let (sentences, normalized) = reading.load_tagged(path)?;
+    model.task.check_tags(&sentences, path)?;
+    let predicted = tag(model, &sentences)?.tags;
+    let gold: Vec<Vec<String>> = sentences.iter().map(|s| s.tags.clone().unwrap()).collect();
+    let report = metrics::score(&gold, &predicted, mode);
+    Ok(Evaluation {
+        report: json!({
+            "data": path,
+            "scheme": normalized.scheme.to_string(),
+            "repaired_tags": normalized.repaired.len(),
+            "sentences": sentences.len(),
+            "report": report,
+        }),
+        ..Evaluation::default()
+    })
+}
+
+/// `predict`: with `text`, raw text lines (a file or `-`) as JSONL entities with character
+/// offsets; otherwise CoNLL/JSONL sentences as conlleval lines (`format` `conll`) or their
+/// words' logits (`logits`).
+pub fn predictions(
+    model: &Inference<NerTask>,
+    input: &Path,
+    reading: &Reading,
+    text: bool,
+    format: &str,
+) -> Result<Vec<u8>> {
+    if text {
+        let lines = data::read_text_lines(input)?;
+        let found = data::text_sentences(&lines, &input.display().to_string());
+        if found.sentences.is_empty() {
+            bail!("{}: no text", input.display());
+        }
+        return NerTask::entity_lines(&lines, &found, &tag(model, &found.sentences)?.tags);
+    }
+    let sentences = reading.load_for_prediction(input)?;
+    let tagged = tag(model, &sentences)?;
+    match format {
+        "conll" => NerTask::conll_lines(&sentences, &tagged.tags),
+        "logits" => model.task.logit_lines(&sentences, &tagged),
+        other => bail!("unknown --format `{other}` (conll, logits)"),
+    }
+}
+
 impl Task for NerTask {
     type Example = Sentence;
     type Feature = Feature;
@@ -407,8 +588,28 @@ impl Task for NerTask {
         ("f1", true)
     }
 
+    /// A run's export, or a transformers `*ForTokenClassification` checkpoint (labels from
+    /// `id2label`, run_ner's settings: first sub-tokens, no document context).
+    fn from_export(config: &EncoderConfig, path: &Path) -> Result<Self> {
+        tuning::task::labels::check_architecture(config, path, &["ForTokenClassification"])?;
+        let labels = tuning::task::labels::read_or_default(config, path)?;
+        let settings = config.extra.get("finetune_ner");
+        let setting = |key: &str| settings.and_then(|s| s.get(key));
+        Ok(NerTask {
+            labels,
+            label_all_tokens: setting("label_all_tokens")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            document_context: setting("document_context")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            doc_stride: setting("doc_stride").and_then(|v| v.as_u64()).unwrap_or(32) as usize,
+            mode: Mode::Conlleval,
+        })
+    }
+
     fn export_config(&self, config: &mut EncoderConfig) {
-        tuning::labels::write(config, "BertForTokenClassification", &self.labels);
+        tuning::task::labels::write(config, "BertForTokenClassification", &self.labels);
         let extra = &mut config.extra;
         extra.insert(
             "finetune_ner".into(),

@@ -3,42 +3,21 @@
 //! text, the scorer against seqeval, and bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use tuning::test_support::cli::{Binary, err, json_lines, ok, root, s};
 
 fn tiny() -> PathBuf {
-    root().join("tests/fixtures/encoder/tiny-bert")
+    tuning::test_support::cli::tiny_model()
+}
+
+fn binary() -> Binary {
+    Binary::new(env!("CARGO_BIN_EXE_ner"))
 }
 
 fn ner(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ner"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn err(output: &Output) -> String {
-    assert!(!output.status.success(), "should have failed");
-    String::from_utf8_lossy(&output.stderr).to_string()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    binary().run(args)
 }
 
 fn validation() -> PathBuf {
@@ -242,27 +221,12 @@ fn document_context_is_recorded_and_used_at_prediction() {
 fn raw_text_gives_entities_with_character_offsets() {
     let dir = tempfile::tempdir().unwrap();
     let (run, _) = train(dir.path(), "text", &["--num-train-epochs", "1"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ner"))
-        .args(["predict", "--model", s(&run), "--input", "-", "--text"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
     let text = "Anna Berg joined Norvale Bank in Marenburg.\n\nRain, said Sven.\n";
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let records: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let out = binary().run_with_stdin(
+        &["predict", "--model", s(&run), "--input", "-", "--text"],
+        text,
+    );
+    let records = json_lines(&ok(&out));
     assert_eq!(records.len(), 2, "the blank line is skipped");
     assert_eq!(records[1]["line"], 3);
     for record in &records {
@@ -365,5 +329,39 @@ fn bad_input_gives_clear_errors() {
     assert!(
         out.contains("short.txt:1: expected `token ... gold predicted`"),
         "{out}"
+    );
+}
+
+#[test]
+fn inference_uses_the_sequence_length_the_model_was_trained_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, _) = train(
+        dir.path(),
+        "short",
+        &[
+            "--max-seq-length",
+            "36",
+            "--doc-stride",
+            "8",
+            "--max-steps",
+            "1",
+        ],
+    );
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["finetune_max_seq_length"], 36);
+    let predict = |extra: &[&str]| {
+        let input = validation();
+        let mut args = vec!["predict", "--model", s(&run), "--input", s(&input)];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--format", "logits"]);
+        ok(&ner(&args))
+    };
+    let default = predict(&[]);
+    assert_eq!(default, predict(&["--max-seq-length", "36"]));
+    assert_ne!(
+        default,
+        predict(&["--max-seq-length", "64"]),
+        "36 tokens make windows"
     );
 }

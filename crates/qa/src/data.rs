@@ -7,6 +7,7 @@
 //! so the caller can say how many there were and which (training uses the answers that
 //! match; scoring only needs the texts, which are kept in `answer_texts`).
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -281,6 +282,61 @@ fn build(
     })
 }
 
+/// Loads a dataset and says on stderr what the loader found: answers not at their offsets
+/// (left out of training; scores use the texts). Returns the examples and whether the data is
+/// SQuAD v2.0-style.
+pub fn load_reporting(path: &Path) -> Result<(Vec<Example>, bool)> {
+    let (examples, report) = load(path)?;
+    if !report.mismatched.is_empty() {
+        let ids: Vec<&str> = report
+            .mismatched
+            .iter()
+            .map(|m| m.0.as_str())
+            .take(10)
+            .collect();
+        eprintln!(
+            "qa: {} answer(s) in {} are not at their offsets and are not used for training \
+             (scores use the texts): {}{}",
+            report.mismatched.len(),
+            path.display(),
+            ids.join(", "),
+            if report.mismatched.len() > 10 {
+                ", ..."
+            } else {
+                ""
+            }
+        );
+    }
+    let v2 = report.is_v2(&examples);
+    Ok((examples, v2))
+}
+
+/// A JSON object of `id -> T` from a file (`predictions.json`, a no-answer probabilities
+/// file), with the position of a syntax error; `what` says what the values are.
+pub fn read_map<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<HashMap<String, T>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {} as UTF-8 text", path.display()))?;
+    parse_map(&text, &path.display().to_string(), what)
+}
+
+/// [`read_map`] of a file's text.
+pub fn parse_map<T: serde::de::DeserializeOwned>(
+    text: &str,
+    name: &str,
+    what: &str,
+) -> Result<HashMap<String, T>> {
+    serde_json::from_str(text).map_err(|e| {
+        anyhow!(
+            "{name}: line {}, column {}: expected a JSON object of {what}: {e}",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,5 +396,18 @@ mod tests {
         assert!(examples[2].is_impossible);
         assert!(report.is_v2(&examples));
         assert!(report.mismatched.is_empty());
+    }
+
+    #[test]
+    fn id_maps_read_with_the_position_of_an_error() {
+        let map: HashMap<String, String> =
+            parse_map(r#"{"q1": "Paris"}"#, "p.json", "answers").unwrap();
+        assert_eq!(map["q1"], "Paris");
+        let err = parse_map::<String>("{\n\"q1\": 3}", "p.json", "answers").unwrap_err();
+        let err = err.to_string();
+        assert!(
+            err.contains("p.json: line 2, column") && err.contains("answers"),
+            "{err}"
+        );
     }
 }

@@ -28,7 +28,7 @@ impl QuestionAnswering {
     pub fn forward(&self, input: EncoderInput) -> (Tensor<2>, Tensor<2>) {
         let states = self.bert.forward(input).last_hidden_state;
         let [batch, seq, _] = states.dims();
-        let logits = encoder::kernels::linear(&self.qa_outputs, states);
+        let logits = self.bert.ops().linear(&self.qa_outputs, states);
         let start = logits.clone().narrow(2, 0, 1).reshape([batch, seq]);
         let end = logits.narrow(2, 1, 1).reshape([batch, seq]);
         (start, end)

@@ -9,11 +9,13 @@
 //! A question without a prediction scores 0 (v1.1 says "Unanswered question will receive
 //! score 0"). Figures are percentages, as the official scripts print them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
+use anyhow::Result;
 use serde::Serialize;
 
-use crate::data::Example;
+use crate::data::{self, Example};
 
 /// The official normalisation of an answer text.
 pub fn normalize(text: &str) -> String {
@@ -210,6 +212,64 @@ pub fn score(
         unanswered,
         v2: v2_report,
     }
+}
+
+/// `score` of a predictions file (`{id: answer}`) on a dataset file, with an optional
+/// no-answer probabilities file (v2.0). What does not fit is said on stderr: gold answers not
+/// at their offsets, predicted ids not in the data, questions without a prediction (they
+/// score 0), as the official script counts them.
+pub fn score_files(
+    gold: &Path,
+    predictions: &Path,
+    na_probs: Option<&Path>,
+    na_threshold: f64,
+) -> Result<Report> {
+    let (examples, report) = data::load(gold)?;
+    if !report.mismatched.is_empty() {
+        eprintln!(
+            "qa: {} gold answer(s) in {} are not at their offsets (scores use the texts): {}",
+            report.mismatched.len(),
+            gold.display(),
+            report
+                .mismatched
+                .iter()
+                .take(5)
+                .map(|(id, _, _)| id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let answers: HashMap<String, String> =
+        data::read_map(predictions, "question ids to answer strings")?;
+    let known: HashSet<&str> = examples.iter().map(|e| e.id.as_str()).collect();
+    let unknown = answers
+        .keys()
+        .filter(|id| !known.contains(id.as_str()))
+        .count();
+    if unknown > 0 {
+        eprintln!(
+            "qa: {unknown} prediction id(s) are not in {} and are ignored",
+            gold.display()
+        );
+    }
+    let na_probs: Option<HashMap<String, f64>> = match na_probs {
+        Some(path) => Some(data::read_map(path, "question ids to probabilities")?),
+        None => None,
+    };
+    let result = score(
+        &examples,
+        &answers,
+        report.is_v2(&examples),
+        na_probs.as_ref(),
+        na_threshold,
+    );
+    if result.unanswered > 0 {
+        eprintln!(
+            "qa: {} of {} questions have no prediction and score 0",
+            result.unanswered, result.total
+        );
+    }
+    Ok(result)
 }
 
 /// The no-answer threshold that maximises the score: start from answering nothing (every

@@ -15,12 +15,14 @@
 //! gets no answer when null score - best span score > `null_score_diff_threshold`.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use encoder::{EncodeOptions, EncoderConfig, TokenizedWindow, Tokenizer, Truncation};
 use serde::Serialize;
 use serde_json::json;
+use tuning::app::{Evaluation, Inference};
 use tuning::{Metrics, Task};
 
 use crate::data::Example;
@@ -41,27 +43,37 @@ pub struct Feature {
 /// Per window: start and end logits of every token.
 pub type SpanLogits = (Vec<f32>, Vec<f32>);
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+/// How questions become windows and windows become answers: run_qa's options (also
+/// `train`'s flags), recorded in the export.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, clap::Args)]
 pub struct Settings {
+    /// Context tokens shared by consecutive windows of a long context.
+    #[arg(long, default_value_t = 128)]
     pub doc_stride: usize,
+    /// Questions longer than this many tokens are cut to it.
+    #[arg(long, default_value_t = 64)]
     pub max_query_length: usize,
+    /// Start and end candidates per window, and answers kept in the n-best list.
+    #[arg(long, default_value_t = 20)]
     pub n_best_size: usize,
+    /// Longest answer in tokens.
+    #[arg(long, default_value_t = 30)]
     pub max_answer_length: usize,
-    /// v2.0: unanswerable questions exist, and the null answer competes with spans.
+    /// v2.0: unanswerable questions exist, and the null answer competes with spans (set
+    /// from the data).
+    #[arg(skip)]
     pub version_2_with_negative: bool,
+    /// v2.0: answer "" when null score - best span score exceeds this.
+    #[arg(long, default_value_t = 0.0)]
     pub null_score_diff_threshold: f64,
 }
 
 impl Default for Settings {
+    /// run_qa's defaults (as the flags' defaults above).
     fn default() -> Self {
-        Self {
-            doc_stride: 128,
-            max_query_length: 64,
-            n_best_size: 20,
-            max_answer_length: 30,
-            version_2_with_negative: false,
-            null_score_diff_threshold: 0.0,
-        }
+        use clap::{Args, Command, FromArgMatches};
+        let matches = Self::augment_args(Command::new("settings")).get_matches_from(["settings"]);
+        Self::from_arg_matches(&matches).expect("every setting has a default")
     }
 }
 
@@ -201,6 +213,131 @@ impl QaTask {
             })
             .collect()
     }
+}
+
+/// `train`: the task and the data of the training and validation files (`settings` as
+/// given; SQuAD v2.0 when either file has unanswerable questions). Says on stderr what it
+/// read.
+pub fn prepare(
+    train_path: &Path,
+    validation_path: &Path,
+    settings: &Settings,
+) -> Result<(QaTask, Vec<Example>, Vec<Example>)> {
+    let (train, train_v2) = crate::data::load_reporting(train_path)?;
+    let (validation, validation_v2) = crate::data::load_reporting(validation_path)?;
+    let unusable = train
+        .iter()
+        .filter(|e| !e.is_impossible && e.answers.is_empty())
+        .count();
+    let settings = Settings {
+        version_2_with_negative: train_v2 || validation_v2,
+        ..settings.clone()
+    };
+    eprintln!(
+        "qa: {} training questions from {} ({unusable} without a usable answer), {} \
+         validation from {}; SQuAD {}",
+        train.len(),
+        train_path.display(),
+        validation.len(),
+        validation_path.display(),
+        if settings.version_2_with_negative {
+            "v2.0 (with unanswerable questions)"
+        } else {
+            "v1.1"
+        }
+    );
+    Ok((QaTask { settings }, train, validation))
+}
+
+/// `eval`: the official scores of `model` on the dataset `path`, with its answers as
+/// `predictions_<data>/` files for the model directory.
+pub fn evaluation(model: &Inference<QaTask>, path: &Path) -> Result<Evaluation> {
+    let (examples, v2) = crate::data::load_reporting(path)?;
+    let (features, outputs) = model.run(&examples)?;
+    let predictions = model.task.postprocess(&examples, &features, &outputs);
+    let by_id: HashMap<String, String> = examples
+        .iter()
+        .zip(&predictions)
+        .map(|(e, p)| (e.id.clone(), p.text.clone()))
+        .collect();
+    let v2 = v2 || model.task.settings.version_2_with_negative;
+    let report = metrics::score(&examples, &by_id, v2, None, 1.0);
+    let dir = PathBuf::from(format!("predictions_{}", tuning::app::cli::file_stem(path)));
+    Ok(Evaluation {
+        report: json!({"data": path, "report": report}),
+        confusion: None,
+        files: prediction_files(&dir, &examples, &predictions)?,
+    })
+}
+
+/// `predict`: answers to the questions in `input`, as `predictions.json` and
+/// `nbest_predictions.json` in `dir` (and with `logits`, `window_logits.jsonl`).
+pub fn predict(model: &Inference<QaTask>, input: &Path, dir: &Path, logits: bool) -> Result<()> {
+    let (examples, _) = crate::data::load_reporting(input)?;
+    let (features, outputs) = model.run(&examples)?;
+    let predictions = model.task.postprocess(&examples, &features, &outputs);
+    let mut files = prediction_files(dir, &examples, &predictions)?;
+    if logits {
+        let lines = window_logits(&examples, &features, &outputs);
+        files.push((dir.join("window_logits.jsonl"), lines));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (path, bytes) in files {
+        encoder::fsutil::write_atomic(&path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    eprintln!(
+        "qa: {} answers written to {}",
+        predictions.len(),
+        dir.join("predictions.json").display()
+    );
+    Ok(())
+}
+
+/// `predictions.json` ({id: answer}) and `nbest_predictions.json` ({id: n-best list}), as
+/// run_qa writes them, under `dir`.
+pub fn prediction_files(
+    dir: &Path,
+    examples: &[Example],
+    predictions: &[Prediction],
+) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let answers: serde_json::Map<String, serde_json::Value> = examples
+        .iter()
+        .zip(predictions)
+        .map(|(e, p)| (e.id.clone(), json!(p.text)))
+        .collect();
+    let nbest: serde_json::Map<String, serde_json::Value> = examples
+        .iter()
+        .zip(predictions)
+        .map(|(e, p)| (e.id.clone(), json!(p.nbest)))
+        .collect();
+    Ok(vec![
+        (
+            dir.join("predictions.json"),
+            serde_json::to_string_pretty(&answers)?.into_bytes(),
+        ),
+        (
+            dir.join("nbest_predictions.json"),
+            serde_json::to_string_pretty(&nbest)?.into_bytes(),
+        ),
+    ])
+}
+
+/// Every window's input ids and start/end logits, one JSON object per line (for comparing
+/// with transformers: scripts/checks/check-qa-export.py).
+pub fn window_logits(examples: &[Example], features: &[Feature], logits: &[SpanLogits]) -> Vec<u8> {
+    let mut lines = String::new();
+    for (feature, (starts, ends)) in features.iter().zip(logits) {
+        let record = json!({
+            "id": examples[feature.example].id,
+            "input_ids": feature.window.input_ids,
+            "start_logits": starts,
+            "end_logits": ends,
+        });
+        lines.push_str(&record.to_string());
+        lines.push('\n');
+    }
+    lines.into_bytes()
 }
 
 impl Task for QaTask {
@@ -379,6 +516,18 @@ impl Task for QaTask {
 
     fn selection_metric(&self) -> (&'static str, bool) {
         ("f1", true)
+    }
+
+    /// A run's export, or a transformers `*ForQuestionAnswering` checkpoint (run_qa's
+    /// post-processing settings).
+    fn from_export(config: &EncoderConfig, path: &Path) -> Result<Self> {
+        tuning::task::labels::check_architecture(config, path, &["ForQuestionAnswering"])?;
+        let settings = match config.extra.get("finetune_qa") {
+            Some(value) => serde_json::from_value(value.clone())
+                .map_err(|e| anyhow!("{}: finetune_qa: {e}", path.display()))?,
+            None => Settings::default(),
+        };
+        Ok(QaTask { settings })
     }
 
     fn export_config(&self, config: &mut EncoderConfig) {

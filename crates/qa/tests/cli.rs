@@ -2,24 +2,20 @@
 //! (tests/fixtures/qa/README.md shows the arithmetic), bad input, and the `qa` binary end to
 //! end on the tiny fixture encoder: train -> eval -> predict -> score.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
+use tuning::test_support::cli::{Binary, ok, root};
 
 fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/qa")
+    tuning::test_support::cli::fixture("qa")
         .join(name)
         .to_string_lossy()
         .into_owned()
 }
 
 fn qa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qa"))
-        .args(args)
-        .output()
-        .unwrap()
+    Binary::new(env!("CARGO_BIN_EXE_qa")).run(args)
 }
 
 fn report(args: &[&str]) -> (Value, String) {
@@ -140,19 +136,6 @@ fn bad_input_is_located() {
     );
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
 /// Short windows on the tiny fixture encoder (its vocabulary is mostly single characters,
 /// so every sample context needs several windows of 48).
 const WINDOWS: [&str; 6] = [
@@ -197,6 +180,8 @@ fn train_eval_predict_score_agree_with_each_other() {
     assert_eq!(config["architectures"][0], "BertForQuestionAnswering");
     assert_eq!(config["finetune_qa"]["doc_stride"], 8);
     assert_eq!(config["finetune_qa"]["max_query_length"], 16);
+    // eval and predict below run at the trained length without being told it.
+    assert_eq!(config["finetune_max_seq_length"], 48);
 
     // eval reproduces the best checkpoint's scores and writes the predictions it scored.
     let eval: Value = serde_json::from_str(&ok(&qa(&[
@@ -228,6 +213,18 @@ fn train_eval_predict_score_agree_with_each_other() {
         serde_json::from_str(&std::fs::read_to_string(out.join("predictions.json")).unwrap())
             .unwrap();
     assert_eq!(predictions.as_object().unwrap().len(), 90);
+    let windows = std::fs::read_to_string(out.join("window_logits.jsonl")).unwrap();
+    let longest = windows
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["input_ids"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .max()
+        .unwrap();
+    assert_eq!(longest, 48, "windows of the trained length");
     let nbest: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("nbest_predictions.json")).unwrap())
             .unwrap();

@@ -108,6 +108,7 @@ impl RelationClassifier {
 
     /// `[B, num_labels]` logits.
     pub fn forward(&self, input: RelationInput) -> Tensor<2> {
+        let ops = self.bert.ops();
         let output = self.bert.forward(input.encoder);
         let states = output.last_hidden_state;
         let [batch, seq, hidden] = states.dims();
@@ -129,7 +130,7 @@ impl RelationClassifier {
                 let dense = |fc: &Option<Linear>, x: Tensor<2>| {
                     fc.as_ref()
                         .expect("R-BERT layers")
-                        .forward(tanh(encoder::kernels::dropout(&self.dropout, x)))
+                        .forward(tanh(ops.dropout(&self.dropout, x)))
                 };
                 let e1 = average(input.e1_weights);
                 let e2 = average(input.e2_weights);
@@ -144,6 +145,6 @@ impl RelationClassifier {
             }
         };
         self.classifier
-            .forward(encoder::kernels::dropout(&self.dropout, features))
+            .forward(ops.dropout(&self.dropout, features))
     }
 }

@@ -13,10 +13,14 @@
 //! are "skipped": they lower recall and count as wrong in the accuracy over all examples.
 //! Values are fractions (the scorer prints percentages).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 
+use anyhow::{Result, bail};
 use serde::Serialize;
-use tuning::scoring::{f1, ratio};
+use tuning::task::scoring::{f1, ratio};
+
+use crate::data;
 
 /// Scores of one relation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,6 +88,99 @@ pub fn undirected(label: &str) -> &str {
         Some(at) if label.ends_with(')') => &label[..at],
         _ => label,
     }
+}
+
+/// The line the official scorer ends with, for stderr.
+pub fn official_line(report: &Report) -> String {
+    format!(
+        "official score ((9+1)-way, direction taken into account): macro-F1 = {:.2}%",
+        100.0 * report.official_macro_f1
+    )
+}
+
+/// Refuses a relation named without its direction on one side (`Cause-Effect`) and with it
+/// on the other (`Cause-Effect(e2,e1)`): every such answer would count as wrong and the
+/// official score would read 0% with no hint why. Some SemEval copies ship an undirected
+/// TEST_FILE_KEY.TXT; the directed key is in the label lines of TEST_FILE_FULL.TXT. Each side
+/// is `(label, where)` pairs.
+pub fn check_directions(gold: &[(&str, String)], predicted: &[(&str, String)]) -> Result<()> {
+    for (one, other) in [(gold, predicted), (predicted, gold)] {
+        // The first directed label of `other` for each relation, by its undirected name.
+        let mut directed: HashMap<&str, &(&str, String)> = HashMap::new();
+        for entry in other.iter() {
+            let relation = undirected(entry.0);
+            if relation != entry.0 {
+                directed.entry(relation).or_insert(entry);
+            }
+        }
+        if let Some(((label, at), (with, with_at))) = one
+            .iter()
+            .find_map(|entry| directed.get(entry.0).map(|found| (entry, *found)))
+        {
+            bail!(
+                "{at}: label `{label}` has no direction, but {with_at} has `{with}`: the \
+                 official score needs the direction on both sides (a SemEval key without \
+                 directions can be rebuilt from the label lines of TEST_FILE_FULL.TXT, or \
+                 pass that file as --gold)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The official figures of a predictions key against a gold key or labelled data file, as
+/// the scorer computes them: every predicted id must be in the gold key; gold ids without a
+/// prediction count as skipped; `other` is left out of the macro average.
+pub fn score_files(gold: &Path, predictions: &Path, other: &str) -> Result<Report> {
+    let gold_entries: Vec<(String, String, String)> = if data::is_dataset(gold)? {
+        data::load(gold, true)?
+            .into_iter()
+            .map(|e| (e.id, e.label.expect("labels required"), e.source))
+            .collect()
+    } else {
+        let name = gold.display();
+        data::read_key(gold)?
+            .into_iter()
+            .map(|(id, label, line)| (id, label, format!("{name}:{line}")))
+            .collect()
+    };
+    let predicted = data::read_key(predictions)?;
+    let name = predictions.display();
+    check_directions(
+        &gold_entries
+            .iter()
+            .map(|(_, l, at)| (l.as_str(), at.clone()))
+            .collect::<Vec<_>>(),
+        &predicted
+            .iter()
+            .map(|(_, l, line)| (l.as_str(), format!("{name}:{line}")))
+            .collect::<Vec<_>>(),
+    )?;
+    let gold_ids: HashSet<&str> = gold_entries.iter().map(|(id, _, _)| id.as_str()).collect();
+    // As the official scorer: a predicted id missing from the key is an error.
+    if let Some((id, _, line)) = predicted
+        .iter()
+        .find(|(id, _, _)| !gold_ids.contains(id.as_str()))
+    {
+        bail!(
+            "{name}:{line}: id {id} is not in the gold key {}",
+            gold.display()
+        );
+    }
+    let by_id: HashMap<&str, &str> = predicted
+        .iter()
+        .map(|(id, label, _)| (id.as_str(), label.as_str()))
+        .collect();
+    let gold_labels: Vec<&str> = gold_entries.iter().map(|(_, l, _)| l.as_str()).collect();
+    let predicted_labels: Vec<Option<&str>> = gold_entries
+        .iter()
+        .map(|(id, _, _)| by_id.get(id.as_str()).copied())
+        .collect();
+    let report = score(&gold_labels, &predicted_labels, other);
+    if report.skipped == report.examples {
+        bail!("{name}: no prediction for any id of {}", gold.display());
+    }
+    Ok(report)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -294,5 +391,23 @@ mod tests {
         assert_eq!(r.labels, vec![CE12, CE21, "Other"]);
         assert_eq!(r.confusion[0], vec![0, 1, 0]);
         assert_eq!(r.confusion[2], vec![0, 0, 1]);
+    }
+
+    #[test]
+    fn a_direction_on_one_side_only_is_refused_with_both_places() {
+        let at = |l: &'static str, w: &str| (l, w.to_string());
+        let gold = [at("Other", "g:1"), at("Cause-Effect", "g:2")];
+        let predicted = [at("Cause-Effect(e2,e1)", "p:7")];
+        let err = check_directions(&gold, &predicted).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "g:2: label `Cause-Effect` has no direction, but p:7 has `Cause-Effect(e2,e1)`"
+            ),
+            "{err}"
+        );
+        let directed = [at("Cause-Effect(e1,e2)", "g:2")];
+        assert!(check_directions(&directed, &predicted).is_ok());
+        let undirected = [at("Cause-Effect", "p:1")];
+        assert!(check_directions(&gold, &undirected).is_ok());
     }
 }

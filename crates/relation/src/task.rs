@@ -1,9 +1,13 @@
 //! Relation classification as a [`tuning::Task`].
 
+use std::io::Write;
+use std::path::Path;
+
 use anyhow::{Result, anyhow, bail};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use encoder::{EncodeOptions, EncoderConfig, TokenizedWindow, Tokenizer};
 use serde_json::json;
+use tuning::app::Evaluation;
 pub use tuning::task::argmax;
 use tuning::{Metrics, Task};
 
@@ -87,10 +91,114 @@ impl RelationTask {
         }
     }
 
+    /// `eval`'s report of `logits` on the labelled `examples` read from `data`: the official
+    /// figures and the confusion matrix (the official line goes to stderr).
+    pub fn evaluation(&self, data: &Path, examples: &[Example], logits: &[Vec<f32>]) -> Evaluation {
+        let gold: Vec<&str> = examples
+            .iter()
+            .map(|e| e.label.as_deref().expect("labelled"))
+            .collect();
+        let predicted: Vec<Option<&str>> = logits
+            .iter()
+            .map(|l| Some(self.labels[argmax(l)].as_str()))
+            .collect();
+        let report = metrics::score(&gold, &predicted, &self.other);
+        eprintln!("{}", metrics::official_line(&report));
+        Evaluation {
+            confusion: Some((report.labels.clone(), report.confusion.clone())),
+            report: json!({"data": data, "report": report}),
+            files: Vec::new(),
+        }
+    }
+
+    /// `predict`'s output: `key` (ID<TAB>Relation, the official scorer's input) or `jsonl`
+    /// (label, score, the entities, probabilities and logits per sentence).
+    pub fn predictions(
+        &self,
+        examples: &[Example],
+        logits: &[Vec<f32>],
+        format: &str,
+    ) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        match format {
+            "key" => {
+                for (example, logits) in examples.iter().zip(logits) {
+                    writeln!(out, "{}\t{}", example.id, self.labels[argmax(logits)])?;
+                }
+            }
+            "jsonl" => {
+                for (example, logits) in examples.iter().zip(logits) {
+                    let probs = tuning::task::softmax(logits);
+                    let best = argmax(logits);
+                    let per_label: serde_json::Map<String, serde_json::Value> = self
+                        .labels
+                        .iter()
+                        .zip(&probs)
+                        .map(|(n, p)| (n.clone(), json!(p)))
+                        .collect();
+                    let record = json!({
+                        "id": example.id,
+                        "label": self.labels[best],
+                        "score": probs[best],
+                        "e1": example.entity_text(example.e1),
+                        "e2": example.entity_text(example.e2),
+                        "probabilities": per_label,
+                        "logits": logits,
+                    });
+                    writeln!(out, "{record}")?;
+                }
+            }
+            other => bail!("unknown --format `{other}` (key, jsonl)"),
+        }
+        Ok(out)
+    }
+
     /// Logits for a batch, one row per feature.
     fn logits(&self, model: &RelationClassifier, batch: &[&Feature], device: &Device) -> Tensor<2> {
         model.forward(self.input(batch, device))
     }
+}
+
+/// `train`: the data (a validation file, or with `holdout` a seeded fraction of the training
+/// file) and the task for it, with the labels of both. Says on stderr what it read.
+pub fn prepare(
+    train_path: &Path,
+    validation_path: &Path,
+    holdout: Option<f64>,
+    seed: u64,
+    (head, markers): (Head, Markers),
+) -> Result<(RelationTask, Vec<Example>, Vec<Example>)> {
+    let all = crate::data::load(train_path, true)?;
+    let (train, validation, validation_name) = match holdout {
+        Some(fraction) => {
+            let (train, validation) = crate::data::hold_out(all, fraction, seed)?;
+            let name = format!("{fraction} of {} (seed {seed})", train_path.display());
+            (train, validation, name)
+        }
+        None => {
+            let validation = crate::data::load(validation_path, true)?;
+            (all, validation, validation_path.display().to_string())
+        }
+    };
+    let labels = crate::data::label_names(
+        train
+            .iter()
+            .chain(&validation)
+            .filter_map(|e| e.label.as_deref()),
+    );
+    let task = RelationTask::new(labels, head, markers);
+    eprintln!(
+        "relation: {} training examples from {}, {} validation from {}; {} labels; head {}, \
+         markers {}",
+        train.len(),
+        train_path.display(),
+        validation.len(),
+        validation_name,
+        task.labels.len(),
+        task.head,
+        task.markers
+    );
+    Ok((task, train, validation))
 }
 
 /// Tokenizes `example.text` and inserts the four marker ids around the entities' tokens.
@@ -296,6 +404,31 @@ impl Task for RelationTask {
         ("macro_f1", true)
     }
 
+    /// A run's export: the markers, head and labels it was trained with (a checkpoint
+    /// without them cannot be used: which tokens mark the entities is not in its weights).
+    fn from_export(config: &EncoderConfig, path: &Path) -> Result<RelationTask> {
+        let at = path.display();
+        let settings = config
+            .extra
+            .get("finetune_relation")
+            .ok_or_else(|| anyhow!("{at}: no `finetune_relation` entry; not a relation model"))?;
+        let head: Head = serde_json::from_value(settings["head"].clone())
+            .map_err(|e| anyhow!("{at}: finetune_relation.head: {e}"))?;
+        let markers: [String; 4] = serde_json::from_value(settings["markers"].clone())
+            .map_err(|e| anyhow!("{at}: finetune_relation.markers: {e}"))?;
+        let other = settings["other_label"]
+            .as_str()
+            .unwrap_or(OTHER)
+            .to_string();
+        let labels = tuning::task::labels::read(config, path)?;
+        Ok(RelationTask {
+            labels,
+            head,
+            markers: Markers(markers),
+            other,
+        })
+    }
+
     fn export_config(&self, config: &mut EncoderConfig) {
         // Only the [CLS] head has transformers' layout; the others name our own class so
         // that AutoModelForSequenceClassification does not load them with a wrong head.
@@ -303,7 +436,7 @@ impl Task for RelationTask {
             Head::Cls => "BertForSequenceClassification",
             Head::EntityStart | Head::Rbert => "BertForRelationClassification",
         };
-        tuning::labels::write(config, architecture, &self.labels);
+        tuning::task::labels::write(config, architecture, &self.labels);
         let extra = &mut config.extra;
         extra.insert(
             "finetune_relation".into(),
@@ -314,30 +447,6 @@ impl Task for RelationTask {
             }),
         );
     }
-}
-
-/// Reads the task back from an exported run's `config.json`.
-pub fn from_config(config: &EncoderConfig, path: &std::path::Path) -> Result<RelationTask> {
-    let at = path.display();
-    let settings = config
-        .extra
-        .get("finetune_relation")
-        .ok_or_else(|| anyhow!("{at}: no `finetune_relation` entry; not a relation model"))?;
-    let head: Head = serde_json::from_value(settings["head"].clone())
-        .map_err(|e| anyhow!("{at}: finetune_relation.head: {e}"))?;
-    let markers: [String; 4] = serde_json::from_value(settings["markers"].clone())
-        .map_err(|e| anyhow!("{at}: finetune_relation.markers: {e}"))?;
-    let other = settings["other_label"]
-        .as_str()
-        .unwrap_or(OTHER)
-        .to_string();
-    let labels = tuning::labels::read(config, path)?;
-    Ok(RelationTask {
-        labels,
-        head,
-        markers: Markers(markers),
-        other,
-    })
 }
 
 #[cfg(test)]

@@ -3,42 +3,17 @@
 //! input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use tuning::test_support::cli::{Binary, err, ok, root, s};
 
 fn tiny() -> PathBuf {
-    root().join("tests/fixtures/encoder/tiny-bert")
+    tuning::test_support::cli::tiny_model()
 }
 
 fn relation(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relation"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn err(output: &Output) -> String {
-    assert!(!output.status.success(), "should have failed");
-    String::from_utf8_lossy(&output.stderr).to_string()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    Binary::new(env!("CARGO_BIN_EXE_relation")).run(args)
 }
 
 fn validation() -> PathBuf {
@@ -314,4 +289,47 @@ fn eval_rejects_a_label_the_model_does_not_know() {
     .unwrap();
     let out = err(&relation(&["eval", "--model", s(&run), "--data", s(&data)]));
     assert!(out.contains("other.jsonl:1: unknown label `Owns`"), "{out}");
+}
+
+#[test]
+fn inference_uses_the_sequence_length_the_model_was_trained_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("short");
+    let model = tiny();
+    ok(&relation(&[
+        "train",
+        "--model",
+        s(&model),
+        "--output-dir",
+        s(&run),
+        "--markers",
+        "punct",
+        "--max-seq-length",
+        "40",
+        "--max-train-samples",
+        "16",
+        "--max-steps",
+        "1",
+        "--eval-strategy",
+        "no",
+        "--save-strategy",
+        "no",
+    ]));
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["finetune_max_seq_length"], 40);
+    let predict = |extra: &[&str]| {
+        let input = validation();
+        let mut args = vec!["predict", "--model", s(&run), "--input", s(&input)];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--format", "jsonl"]);
+        ok(&relation(&args))
+    };
+    let default = predict(&[]);
+    assert_eq!(default, predict(&["--max-seq-length", "40"]));
+    assert_ne!(
+        default,
+        predict(&["--max-seq-length", "64"]),
+        "40 tokens cut sentences"
+    );
 }

@@ -1,5 +1,5 @@
 //! Training parity with transformers: `relation train` on the tiny fixture encoder must take
-//! the same steps as transformers' Trainer training scripts/baseline-transformers-relation.py's
+//! the same steps as transformers' Trainer training scripts/baselines/baseline-transformers-relation.py's
 //! RelationModel from the same initial weights, with dropout off and one full batch per step
 //! (so the sampling order cannot matter). Pins what is the relation task's own on top of the
 //! trainer that crates/sentiment/tests/training_parity.rs pins: the entity marking, the marker
@@ -8,7 +8,7 @@
 //! R-BERT).
 //!
 //! Fixtures: tests/fixtures/relation/training-parity-HEAD.{json,safetensors}, written by
-//! scripts/check-relation-training-parity.py --fixture (the command is in its docstring). The
+//! scripts/checks/check-relation-training-parity.py --fixture (the command is in its docstring). The
 //! JSON holds the exact `relation train` arguments and Trainer's per-step loss and gradient
 //! norm; the safetensors Trainer's final weights.
 
@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use tuning::parity;
+use tuning::test_support::parity;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -2,9 +2,10 @@
 //! Arrow IPC (`.arrow` / `.feather` files, `.arrows` streams), as written by pandas, pyarrow
 //! and Hugging Face `datasets` (`Dataset.to_parquet`, its cache files).
 //!
-//! Text columns may be any Arrow string type; labels strings, integers (transformers'
-//! `ClassLabel` is int64), booleans, or dictionary-encoded strings. A null or a column of
-//! another type is an error naming the file, the row (from 1) and the column.
+//! [`read`] returns the named columns of every row as text: any Arrow string type, integers
+//! (transformers' `ClassLabel` is int64), booleans, or dictionary-encoded strings. A column of
+//! another type is an error naming the file, the row (from 1) and the column. What the values
+//! mean (text, label, index) is [`crate::data`]'s business.
 
 use std::fs::File;
 use std::path::Path;
@@ -17,10 +18,26 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 
-use crate::data::{Columns, Example, Labels};
+/// The columns of a file that [`read`] returns: for each wanted column, whether the file has it,
+/// and per row the values (`None` for a null, or for every row of a column it lacks).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub found: Vec<bool>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
 
-/// Reads a Parquet file into examples.
-pub fn load_parquet(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<Example>> {
+/// Reads the `wanted` columns (name, and whether the file must have it) of a Parquet file
+/// (`.parquet`) or an Arrow IPC file (a stream for `.arrows`).
+pub fn read(path: &Path, wanted: &[(&str, bool)]) -> Result<Table> {
+    let batches = if path.extension().and_then(|e| e.to_str()) == Some("parquet") {
+        read_parquet(path)?
+    } else {
+        read_arrow(path)?
+    };
+    to_table(path, &batches, wanted)
+}
+
+fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| anyhow!("{}: not a readable Parquet file: {e}", path.display()))?
@@ -29,11 +46,10 @@ pub fn load_parquet(path: &Path, columns: &Columns, labels: Labels) -> Result<Ve
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("{}: cannot decode: {e}", path.display()))?;
-    to_examples(path, &batches, columns, labels)
+    Ok(batches)
 }
 
-/// Reads an Arrow IPC file (or, for `.arrows`, a stream) into examples.
-pub fn load_arrow(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<Example>> {
+fn read_arrow(path: &Path) -> Result<Vec<RecordBatch>> {
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let stream = path.extension().and_then(|e| e.to_str()) == Some("arrows");
     let batches: Vec<RecordBatch> = if stream {
@@ -51,23 +67,19 @@ pub fn load_arrow(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<
             .collect::<Result<_, _>>()
     }
     .map_err(|e| anyhow!("{}: cannot decode: {e}", path.display()))?;
-    to_examples(path, &batches, columns, labels)
+    Ok(batches)
 }
 
-fn to_examples(
-    path: &Path,
-    batches: &[RecordBatch],
-    columns: &Columns,
-    labels: Labels,
-) -> Result<Vec<Example>> {
+fn to_table(path: &Path, batches: &[RecordBatch], wanted: &[(&str, bool)]) -> Result<Table> {
     let Some(first) = batches.first() else {
-        return Ok(Vec::new());
+        return Ok(Table::default());
     };
     let schema = first.schema();
-    let find = |name: &str, required: bool| -> Result<Option<usize>> {
-        match schema.index_of(name) {
-            Ok(i) => Ok(Some(i)),
-            Err(_) if !required => Ok(None),
+    let mut indices = Vec::new();
+    for &(name, required) in wanted {
+        indices.push(match schema.index_of(name) {
+            Ok(i) => Some(i),
+            Err(_) if !required => None,
             Err(_) => bail!(
                 "{}: no column `{name}` (columns: {})",
                 path.display(),
@@ -78,53 +90,27 @@ fn to_examples(
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-        }
+        });
+    }
+    let mut table = Table {
+        found: indices.iter().map(Option::is_some).collect(),
+        rows: Vec::new(),
     };
-    let text = find(&columns.text, true)?.expect("required");
-    let pair = match &columns.text_pair {
-        Some(name) => find(name, true)?,
-        None => None,
-    };
-    let label = find(&columns.label, labels == Labels::Required)?;
-    let index = find("index", false)?.or(find("idx", false)?);
-    let mut examples = Vec::new();
     for batch in batches {
         for row in 0..batch.num_rows() {
-            let number = examples.len() + 1;
-            let at = format!("{}:row {number}", path.display());
-            let cell = |column: usize| -> Result<Option<String>> {
-                let name = schema.field(column).name();
-                value(batch.column(column), row).map_err(|e| anyhow!("{at}: column `{name}`: {e}"))
-            };
-            let required = |column: usize| -> Result<String> {
-                cell(column)?.ok_or_else(|| {
-                    anyhow!("{at}: column `{}` is null", schema.field(column).name())
+            let at = format!("{}:row {}", path.display(), table.rows.len() + 1);
+            let cells = indices
+                .iter()
+                .map(|&column| match column {
+                    None => Ok(None),
+                    Some(c) => value(batch.column(c), row)
+                        .map_err(|e| anyhow!("{at}: column `{}`: {e}", schema.field(c).name())),
                 })
-            };
-            let label = match label {
-                Some(c) if labels == Labels::Required => Some(required(c)?),
-                Some(c) => cell(c)?,
-                None => None,
-            };
-            let index = match index {
-                Some(c) => required(c)?
-                    .parse()
-                    .map_err(|_| anyhow!("{at}: column `index` is not a whole number"))?,
-                None => examples.len(),
-            };
-            examples.push(Example {
-                text: required(text)?,
-                text_pair: match pair {
-                    Some(c) => Some(required(c)?),
-                    None => None,
-                },
-                label,
-                index,
-                source: at,
-            });
+                .collect::<Result<Vec<_>>>()?;
+            table.rows.push(cells);
         }
     }
-    Ok(examples)
+    Ok(table)
 }
 
 /// A cell as text (`None` for null).

@@ -1,5 +1,6 @@
 //! Loading sentence-classification data: GLUE SST-2 TSV and generic CSV, TSV, JSONL, Parquet
-//! and Arrow IPC files (the columnar ones in [`crate::columnar`]).
+//! and Arrow IPC files (the columnar ones read by [`crate::columnar`]), text to classify from
+//! stdin, and `predict`'s output read back for `score`.
 //!
 //! The format is chosen by extension (`.tsv`, `.csv`, `.jsonl`/`.json`, `.parquet`,
 //! `.arrow`/`.feather`/`.arrows`); columns by name.
@@ -7,9 +8,10 @@
 //! [`LabelSet`]. Every error names the file, the line and the field.
 
 use std::collections::BTreeSet;
+use std::io::BufRead;
 use std::path::Path;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 /// One example: a text (or a pair) and, in labelled data, its label.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,11 +25,18 @@ pub struct Example {
     pub source: String,
 }
 
-/// Which columns hold what. Defaults fit GLUE SST-2 (`sentence`, `label`).
-#[derive(Debug, Clone)]
+/// Which columns hold what (also the commands' flags). Defaults fit GLUE SST-2 (`sentence`,
+/// `label`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Columns {
+    /// Column holding the text.
+    #[arg(long = "text-column", id = "text_column", default_value = "sentence")]
     pub text: String,
+    /// Column holding the second text of a pair (sentence-pair classification).
+    #[arg(long = "text-pair-column", id = "text_pair_column")]
     pub text_pair: Option<String>,
+    /// Column holding the label (strings or integers).
+    #[arg(long = "label-column", id = "label_column", default_value = "label")]
     pub label: String,
 }
 
@@ -75,10 +84,9 @@ pub enum Labels {
 pub fn load(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<Example>> {
     let format = format_of(path)?;
     let examples = match format {
-        Format::Parquet => crate::columnar::load_parquet(path, columns, labels)?,
-        Format::Arrow => crate::columnar::load_arrow(path, columns, labels)?,
+        Format::Parquet | Format::Arrow => load_columnar(path, columns, labels)?,
         Format::Tsv | Format::Csv | Format::Jsonl => {
-            let text = tuning::cli::read_utf8(path)?;
+            let text = tuning::app::cli::read_utf8(path)?;
             match format {
                 Format::Tsv => load_delimited(path, &text, b'\t', columns, labels)?,
                 Format::Csv => load_delimited(path, &text, b',', columns, labels)?,
@@ -88,6 +96,50 @@ pub fn load(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<Exampl
     };
     if examples.is_empty() {
         bail!("{}: no examples (the file is empty)", path.display());
+    }
+    Ok(examples)
+}
+
+/// A Parquet or Arrow file: text (and pair) required in every row, the label when required,
+/// GLUE's `index` (or `idx`) column when there.
+fn load_columnar(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<Example>> {
+    let mut wanted = vec![(columns.text.as_str(), true)];
+    if let Some(pair) = &columns.text_pair {
+        wanted.push((pair.as_str(), true));
+    }
+    let label = wanted.len();
+    wanted.push((columns.label.as_str(), labels == Labels::Required));
+    wanted.extend([("index", false), ("idx", false)]);
+    let table = crate::columnar::read(path, &wanted)?;
+    let index = [label + 1, label + 2].into_iter().find(|&k| table.found[k]);
+    let mut examples = Vec::new();
+    for (row, cells) in table.rows.into_iter().enumerate() {
+        let at = format!("{}:row {}", path.display(), row + 1);
+        let required = |k: usize| -> Result<String> {
+            cells[k]
+                .clone()
+                .ok_or_else(|| anyhow!("{at}: column `{}` is null", wanted[k].0))
+        };
+        let label = match labels {
+            Labels::Required => Some(required(label)?),
+            Labels::Optional => cells[label].clone(),
+        };
+        let index = match index {
+            Some(k) => required(k)?
+                .parse()
+                .map_err(|_| anyhow!("{at}: column `index` is not a whole number"))?,
+            None => row,
+        };
+        examples.push(Example {
+            text: required(0)?,
+            text_pair: match &columns.text_pair {
+                Some(_) => Some(required(1)?),
+                None => None,
+            },
+            label,
+            index,
+            source: at,
+        });
     }
     Ok(examples)
 }
@@ -225,6 +277,113 @@ fn load_jsonl(path: &Path, text: &str, columns: &Columns, labels: Labels) -> Res
     Ok(examples)
 }
 
+/// Copies of `examples` without their labels (what the model is run on: a label it does not
+/// know must not stop `predict`).
+pub fn without_labels(examples: &[Example]) -> Vec<Example> {
+    examples
+        .iter()
+        .map(|e| Example {
+            label: None,
+            ..e.clone()
+        })
+        .collect()
+}
+
+/// What `predict` classifies: a data file, or `-` for stdin (one text per line, or JSONL
+/// objects with the text columns).
+pub fn read_input(path: &Path, columns: &Columns) -> Result<Vec<Example>> {
+    if path != Path::new("-") {
+        return load(path, columns, Labels::Optional);
+    }
+    read_lines(std::io::stdin().lock(), columns)
+}
+
+/// Texts to classify, one per line (blank lines skipped) or one JSON object per line.
+pub fn read_lines(input: impl BufRead, columns: &Columns) -> Result<Vec<Example>> {
+    let mut examples = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        let line = line.with_context(|| format!("stdin:{}: cannot read", i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let source = format!("stdin:{}", i + 1);
+        let (text, text_pair) = if line.trim_start().starts_with('{') {
+            let value: serde_json::Value = serde_json::from_str(&line)
+                .map_err(|e| anyhow!("{source}: not valid JSON: {e}"))?;
+            let field = |name: &str| -> Result<String> {
+                value
+                    .get(name)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .ok_or_else(|| anyhow!("{source}: missing text field `{name}`"))
+            };
+            let pair = match &columns.text_pair {
+                Some(name) => Some(field(name)?),
+                None => None,
+            };
+            (field(&columns.text)?, pair)
+        } else {
+            (line, None)
+        };
+        examples.push(Example {
+            text,
+            text_pair,
+            label: None,
+            index: examples.len(),
+            source,
+        });
+    }
+    if examples.is_empty() {
+        bail!("stdin: no input lines");
+    }
+    Ok(examples)
+}
+
+/// Predicted labels by example index, from `predict`'s JSONL (`label`, and `index` or the
+/// line order) or a GLUE submission TSV (`.tsv`: a header, then index<TAB>prediction).
+pub fn read_predictions(path: &Path) -> Result<Vec<(usize, String)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let is_tsv = path.extension().and_then(|e| e.to_str()) == Some("tsv");
+    parse_predictions(&text, &path.display().to_string(), is_tsv)
+}
+
+/// [`read_predictions`] of a file's text (`name` for errors).
+pub fn parse_predictions(text: &str, name: &str, is_tsv: bool) -> Result<Vec<(usize, String)>> {
+    let mut predictions = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let at = format!("{name}:{}", i + 1);
+        if line.trim().is_empty() || (is_tsv && i == 0) {
+            continue;
+        }
+        if is_tsv {
+            let (index, label) = line
+                .split_once('\t')
+                .ok_or_else(|| anyhow!("{at}: expected index<TAB>prediction"))?;
+            let index = index
+                .trim()
+                .parse()
+                .map_err(|_| anyhow!("{at}: index is not a number"))?;
+            predictions.push((index, label.trim().to_string()));
+        } else {
+            let value: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| anyhow!("{at}: not valid JSON: {e}"))?;
+            let label = match value.get("label") {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                _ => bail!("{at}: missing field `label`"),
+            };
+            let index = value
+                .get("index")
+                .and_then(|v| v.as_u64())
+                .map(|v| v as usize)
+                .unwrap_or(predictions.len());
+            predictions.push((index, label));
+        }
+    }
+    Ok(predictions)
+}
+
 /// The label names and their order; id = position. Saved with the model as id2label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelSet {
@@ -288,10 +447,11 @@ impl LabelSet {
             .collect()
     }
 
-    /// Reads id2label from an exported model's config.json.
+    /// The labels of a classifier's config.json: `id2label`, or transformers' `LABEL_0`,
+    /// `LABEL_1`, ... when it has none.
     pub fn from_config(config: &encoder::EncoderConfig, path: &Path) -> Result<Self> {
         Ok(Self {
-            names: tuning::labels::read(config, path)?,
+            names: tuning::task::labels::read_or_default(config, path)?,
         })
     }
 }
@@ -427,5 +587,41 @@ mod tests {
             "{err}"
         );
         assert!(LabelSet::from_examples(&[ex("a", 2)]).is_err());
+    }
+
+    #[test]
+    fn stdin_lines_are_texts_or_json_objects() {
+        let columns = Columns {
+            text_pair: Some("hypothesis".into()),
+            ..Columns::default()
+        };
+        let input = "plain text\n\n{\"sentence\": \"a\", \"hypothesis\": \"b\"}\n";
+        let ex = read_lines(input.as_bytes(), &columns).unwrap();
+        assert_eq!(ex.len(), 2);
+        assert_eq!((ex[0].text.as_str(), ex[0].index), ("plain text", 0));
+        assert_eq!(ex[1].text_pair.as_deref(), Some("b"));
+        assert_eq!(ex[1].source, "stdin:3");
+        let err = read_lines("{\"text\": 1}\n".as_bytes(), &Columns::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("stdin:1: missing text field `sentence`")
+        );
+        assert!(read_lines("\n".as_bytes(), &Columns::default()).is_err());
+    }
+
+    #[test]
+    fn predictions_from_jsonl_or_glue_tsv() {
+        let jsonl = "{\"index\": 3, \"label\": \"pos\"}\n{\"label\": 1}\n";
+        let p = parse_predictions(jsonl, "p.jsonl", false).unwrap();
+        assert_eq!(p, [(3, "pos".to_string()), (1, "1".to_string())]);
+        let tsv = "index\tprediction\n0\t1\n1\t0\n";
+        assert_eq!(
+            parse_predictions(tsv, "p.tsv", true).unwrap()[1],
+            (1, "0".into())
+        );
+        let err = parse_predictions("index\tprediction\nx\t1\n", "p.tsv", true).unwrap_err();
+        assert!(err.to_string().contains("p.tsv:2: index is not a number"));
+        let err = parse_predictions("{\"score\": 1}\n", "p.jsonl", false).unwrap_err();
+        assert!(err.to_string().contains("p.jsonl:1: missing field `label`"));
     }
 }

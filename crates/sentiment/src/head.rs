@@ -92,6 +92,6 @@ impl SequenceClassifier {
             }
         };
         self.classifier
-            .forward(encoder::kernels::dropout(&self.dropout, sentence))
+            .forward(self.bert.ops().dropout(&self.dropout, sentence))
     }
 }

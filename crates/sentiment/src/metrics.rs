@@ -1,8 +1,15 @@
 //! Classification metrics: accuracy, macro-F1, per-class precision/recall/F1 and the confusion
-//! matrix, with scikit-learn's definitions (a class never predicted has precision 0).
+//! matrix, with scikit-learn's definitions (a class never predicted has precision 0); and
+//! `score`, the metrics of any predictions file against a gold file.
 
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Result, anyhow, bail};
 use serde::Serialize;
-use tuning::scoring::{f1, ratio};
+use tuning::task::scoring::{f1, ratio};
+
+use crate::data::{self, Columns, LabelSet, Labels};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassScores {
@@ -68,6 +75,45 @@ impl Report {
         }
         m
     }
+}
+
+/// The metrics of `predictions` (`predict`'s JSONL or a GLUE TSV) against the labelled
+/// `gold` file, every gold example matched by index. A label seen only in the predictions
+/// still counts (as a class no gold example has).
+pub fn score_files(gold: &Path, predictions: &Path, columns: &Columns) -> Result<Report> {
+    let examples = data::load(gold, columns, Labels::Required)?;
+    let predicted = data::read_predictions(predictions)?;
+    if predicted.len() != examples.len() {
+        bail!(
+            "{} has {} predictions for {} gold examples in {}",
+            predictions.display(),
+            predicted.len(),
+            examples.len(),
+            gold.display()
+        );
+    }
+    let by_index: HashMap<usize, &String> = predicted.iter().map(|(i, l)| (*i, l)).collect();
+    let labels = LabelSet::from_names(
+        examples
+            .iter()
+            .filter_map(|e| e.label.as_deref())
+            .chain(predicted.iter().map(|(_, l)| l.as_str())),
+    );
+    let gold_ids = labels.ids(&examples)?;
+    let predicted_ids = examples
+        .iter()
+        .map(|e| {
+            let label = by_index.get(&e.index).ok_or_else(|| {
+                anyhow!(
+                    "{}: no prediction for index {}",
+                    predictions.display(),
+                    e.index
+                )
+            })?;
+            Ok(labels.id(label).expect("added above"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(report(&gold_ids, &predicted_ids, &labels.names))
 }
 
 #[cfg(test)]

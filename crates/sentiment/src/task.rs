@@ -1,8 +1,14 @@
-//! Sentence (and sentence-pair) classification as a [`tuning::Task`].
+//! Sentence (and sentence-pair) classification as a [`tuning::Task`], and what its commands
+//! write: the evaluation report and the predictions (JSONL or a GLUE submission).
 
-use anyhow::{Result, anyhow};
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Result, anyhow, bail};
 use burn::tensor::{Device, Tensor};
 use encoder::{BertModel, EncodeOptions, EncoderConfig, TokenizedWindow, Tokenizer, Truncation};
+use serde_json::json;
+use tuning::app::Evaluation;
 use tuning::{Metrics, Task};
 
 use crate::data::{Example, LabelSet};
@@ -27,9 +33,86 @@ impl SentimentTask {
         encoder::input::pad_batch(&windows, 0, device)
     }
 
+    /// The task to train on `train`: its labels (sorted as run_glue sorts them, at least
+    /// two); a validation label outside them fails now, with its line, not after an epoch.
+    pub fn for_training(
+        train: &[Example],
+        validation: &[Example],
+        pooling: Pooling,
+    ) -> Result<Self> {
+        let labels = LabelSet::from_examples(train)?;
+        labels.ids(validation)?;
+        Ok(Self { labels, pooling })
+    }
+
     /// Gold label ids of labelled examples (unknown labels are errors naming their line).
     pub fn gold(&self, examples: &[Example]) -> Result<Vec<usize>> {
         self.labels.ids(examples)
+    }
+
+    /// `eval`'s report of `logits` on the labelled `examples` read from `data`: accuracy,
+    /// macro-F1, per-class scores and the confusion matrix (also drawn).
+    pub fn evaluation(
+        &self,
+        data: &Path,
+        examples: &[Example],
+        logits: &[Vec<f32>],
+    ) -> Result<Evaluation> {
+        let gold = self.gold(examples)?;
+        let predicted: Vec<usize> = logits.iter().map(|l| argmax(l)).collect();
+        let report = metrics::report(&gold, &predicted, &self.labels.names);
+        Ok(Evaluation {
+            report: json!({"data": data, "examples": examples.len(), "report": report}),
+            confusion: Some((report.labels.clone(), report.confusion.clone())),
+            files: Vec::new(),
+        })
+    }
+
+    /// `predict`'s output: `jsonl` (index, label, score, probabilities, logits per example)
+    /// or `glue` (a submission TSV: index<TAB>prediction).
+    pub fn predictions(
+        &self,
+        examples: &[Example],
+        logits: &[Vec<f32>],
+        format: &str,
+    ) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        match format {
+            "jsonl" => {
+                for (example, logits) in examples.iter().zip(logits) {
+                    let probs = probabilities(logits);
+                    let best = argmax(logits);
+                    let per_label: serde_json::Map<String, serde_json::Value> = self
+                        .labels
+                        .names
+                        .iter()
+                        .zip(&probs)
+                        .map(|(n, p)| (n.clone(), json!(p)))
+                        .collect();
+                    let record = json!({
+                        "index": example.index,
+                        "label": self.labels.names[best],
+                        "score": probs[best],
+                        "probabilities": per_label,
+                        "logits": logits,
+                    });
+                    writeln!(out, "{record}")?;
+                }
+            }
+            "glue" => {
+                writeln!(out, "index\tprediction")?;
+                for (example, logits) in examples.iter().zip(logits) {
+                    writeln!(
+                        out,
+                        "{}\t{}",
+                        example.index,
+                        self.labels.names[argmax(logits)]
+                    )?;
+                }
+            }
+            other => bail!("unknown --format `{other}` (jsonl, glue)"),
+        }
+        Ok(out)
     }
 }
 
@@ -137,8 +220,34 @@ impl Task for SentimentTask {
         ("accuracy", true)
     }
 
+    /// A run's export, or a transformers `*ForSequenceClassification` checkpoint (single
+    /// label; labels from `id2label`, the pooler head unless the export says otherwise).
+    fn from_export(config: &EncoderConfig, path: &Path) -> Result<Self> {
+        tuning::task::labels::check_architecture(config, path, &["ForSequenceClassification"])?;
+        let at = path.display();
+        match config.extra.get("problem_type").and_then(|v| v.as_str()) {
+            None | Some("single_label_classification") => {}
+            Some(other) => {
+                bail!("{at}: problem_type `{other}`; sentiment predicts one label per text")
+            }
+        }
+        let labels = LabelSet::from_config(config, path)?;
+        if labels.len() < 2 {
+            bail!(
+                "{at}: {} label(s); a classifier has at least 2 (1 is regression)",
+                labels.len()
+            );
+        }
+        let pooling = match config.extra.get("finetune_pooling") {
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| anyhow!("{at}: finetune_pooling: {e}"))?,
+            None => Pooling::Pooler,
+        };
+        Ok(Self { labels, pooling })
+    }
+
     fn export_config(&self, config: &mut EncoderConfig) {
-        tuning::labels::write(config, "BertForSequenceClassification", &self.labels.names);
+        tuning::task::labels::write(config, "BertForSequenceClassification", &self.labels.names);
         let extra = &mut config.extra;
         extra.insert(
             "problem_type".into(),

@@ -1,47 +1,18 @@
 //! The `sentiment` binary end to end on the tiny fixture encoder and the sample data:
 //! train -> eval -> predict -> score, checking what each writes, and bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use serde_json::Value;
+use tuning::test_support::cli::{Binary, err, json_file, ok, root, s};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tiny() -> PathBuf {
-    root().join("tests/fixtures/encoder/tiny-bert")
+fn tiny() -> std::path::PathBuf {
+    tuning::test_support::cli::tiny_model()
 }
 
 fn sentiment(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sentiment"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn err(output: &Output) -> String {
-    assert!(!output.status.success(), "should have failed");
-    String::from_utf8_lossy(&output.stderr).to_string()
-}
-
-fn json_file(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    Binary::new(env!("CARGO_BIN_EXE_sentiment")).run(args)
 }
 
 #[test]
@@ -280,4 +251,42 @@ fn every_subcommand_has_help() {
     ] {
         assert!(train_help.contains(flag), "train --help lacks {flag}");
     }
+}
+
+#[test]
+fn inference_uses_the_sequence_length_the_model_was_trained_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("short");
+    let validation = root().join("data/sentiment/validation.tsv");
+    ok(&sentiment(&[
+        "train",
+        "--model",
+        s(&tiny()),
+        "--output-dir",
+        s(&run),
+        "--max-seq-length",
+        "8",
+        "--max-steps",
+        "1",
+        "--eval-strategy",
+        "no",
+        "--save-strategy",
+        "no",
+    ]));
+    assert_eq!(
+        json_file(&run.join("config.json"))["finetune_max_seq_length"],
+        8
+    );
+    let predict = |extra: &[&str]| {
+        let mut args = vec!["predict", "--model", s(&run), "--input", s(&validation)];
+        args.extend_from_slice(extra);
+        ok(&sentiment(&args))
+    };
+    let default = predict(&[]);
+    assert_eq!(default, predict(&["--max-seq-length", "8"]));
+    assert_ne!(
+        default,
+        predict(&["--max-seq-length", "64"]),
+        "8 tokens cut the texts"
+    );
 }

@@ -1,5 +1,5 @@
 //! Parquet and Arrow IPC loading, on files written by pyarrow
-//! (scripts/make-columnar-fixtures.py), and their errors.
+//! (scripts/fixtures/make-columnar-fixtures.py), and their errors.
 
 use std::path::PathBuf;
 

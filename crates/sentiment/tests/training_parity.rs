@@ -3,14 +3,14 @@
 //! one full batch per step (so sampling order cannot matter). Checks per-step loss and
 //! gradient norm, then every final weight: forward, loss, backward, gradient clipping, AdamW
 //! with its weight-decay groups and the warmup + linear decay schedule together.
-//! Fixture: scripts/make-training-parity-fixture.py (settings and Trainer's numbers in
+//! Fixture: scripts/fixtures/make-training-parity-fixture.py (settings and Trainer's numbers in
 //! tests/fixtures/sentiment/training-parity.json, its final weights next to it).
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use tuning::parity;
+use tuning::test_support::parity;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -1,8 +1,9 @@
 //! `step-bench`: times one inference forward or one full training step of sequence
-//! classification on random token ids, the finetune half of `scripts/bench-vs-pytorch`.
+//! classification on random token ids, the finetune half of `scripts/bench/bench-vs-pytorch`.
 //!
-//! The training step is the trainer's own: forward, cross-entropy, backward, gradient
-//! accumulation buffer, global-norm clipping at 1.0, AdamW with decoupled weight decay.
+//! The training step is the trainer's own code ([`tuning::engine::Step`]): forward,
+//! cross-entropy, backward, gradient accumulation buffer, global-norm clipping at 1.0, AdamW
+//! with decoupled weight decay.
 //! Prints one JSON object: the per-iteration seconds, their median, sequences/s, tokens/s
 //! and the process's peak RSS.
 
@@ -14,14 +15,16 @@ use burn::module::Module;
 use burn::tensor::Device;
 use clap::{Parser, ValueEnum};
 use encoder::checkpoint::named_params;
-use encoder::{TokenizedWindow, load_pretrained};
+use encoder::{Kernels, TokenizedWindow, load_pretrained};
 use sentiment::data::LabelSet;
 use sentiment::head::Pooling;
 use sentiment::task::{Feature, SentimentTask};
 use serde_json::json;
 use tuning::Task;
-use tuning::optimizer::{AdamW, AdamWConfig, GradAccumulator};
-use tuning::trainer::{apply_plan, training_device};
+use tuning::app::cli::PrecisionFlag;
+use tuning::engine::Step;
+use tuning::engine::optimizer::{AdamW, AdamWConfig};
+use tuning::engine::trainer::training_device;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Mode {
@@ -52,7 +55,7 @@ struct Args {
     seed: u64,
     /// Inference products in f32 or f16 (AVX512-FP16 CPUs); training steps are always f32.
     #[arg(long, value_enum, default_value = "f32")]
-    precision: encoder::kernels::Precision,
+    precision: PrecisionFlag,
 }
 
 /// Token ids drawn uniformly from the vocabulary minus the first 1000 entries (BERT's
@@ -106,7 +109,8 @@ fn run(args: &Args) -> Result<()> {
     if args.seq_len < 2 || args.batch_size == 0 || args.iters == 0 {
         bail!("--seq-len must be at least 2, --batch-size and --iters at least 1");
     }
-    encoder::kernels::set_inference_precision(args.precision)?;
+    // As every binary: the kernels from FINETUNE_KERNELS (fused unless `burn`).
+    let kernels = Kernels::from_env().with_precision(args.precision.into())?;
     let model_dir = match &args.model {
         Some(dir) => dir.clone(),
         None => encoder::default_model_dir(),
@@ -138,7 +142,7 @@ fn run(args: &Args) -> Result<()> {
     let batch: Vec<&Feature> = features.iter().collect();
     let num_layers = pretrained.model.num_layers();
     let model = task.build_model(
-        pretrained.model,
+        pretrained.model.with_kernels(kernels),
         &config,
         config.hidden_dropout_prob,
         &device,
@@ -160,22 +164,33 @@ fn run(args: &Args) -> Result<()> {
         }
         Mode::Train => {
             let plan = tuning::Strategy::default().plan(&named_params(&model), num_layers, 0);
-            let (mut model, groups) = apply_plan(model, &plan);
-            let mut optimizer = AdamW::new(AdamWConfig {
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-                weight_decay: 0.01,
-            });
+            let (mut model, groups) = plan.apply(model);
+            let mut step = Step {
+                optimizer: AdamW::new(
+                    AdamWConfig {
+                        weight_decay: 0.01,
+                        ..AdamWConfig::default()
+                    },
+                    kernels,
+                ),
+                max_grad_norm: 1.0,
+                seed: args.seed,
+            };
+            let micro_batches = [batch];
+            let mut micro_index = 0;
             for i in 0..args.warmup + args.iters {
                 let start = Instant::now();
-                let loss = task.loss(&model, &batch, &device);
-                std::hint::black_box(loss.clone().into_scalar::<f32>());
-                let mut gradients = loss.backward();
-                let mut grads = GradAccumulator::default();
-                grads.accumulate(&model, &mut gradients, 1.0);
-                grads.clip_global_norm(1.0);
-                model = optimizer.step(model, grads, 2e-5, &groups);
+                let (updated, report) = step.run(
+                    &task,
+                    model,
+                    &micro_batches,
+                    2e-5,
+                    &groups,
+                    &mut micro_index,
+                    &device,
+                )?;
+                model = updated;
+                std::hint::black_box(report);
                 if i >= args.warmup {
                     seconds.push(start.elapsed().as_secs_f64());
                 }
@@ -194,17 +209,17 @@ fn run(args: &Args) -> Result<()> {
         "median_s": median_s,
         "sequences_per_s": args.batch_size as f64 / median_s,
         "tokens_per_s": (args.batch_size * args.seq_len) as f64 / median_s,
-        "peak_rss_bytes": encoder::allocator::peak_rss_bytes(),
+        "peak_rss_bytes": tuning::app::cli::peak_rss_bytes(),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "kernels": if encoder::kernels::enabled() { "fused" } else { "burn" },
-        "precision": encoder::kernels::inference_precision(),
+        "kernels": if kernels.fused { "fused" } else { "burn" },
+        "precision": kernels.precision,
     });
     println!("{report}");
     Ok(())
 }
 
 fn main() {
-    encoder::allocator::keep_freed_memory();
+    tuning::app::cli::keep_freed_memory();
     let args = Args::parse();
-    tuning::cli::exit_on_error("step-bench", run(&args));
+    tuning::app::cli::exit_on_error("step-bench", run(&args));
 }

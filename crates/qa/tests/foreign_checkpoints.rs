@@ -1,0 +1,52 @@
+//! A transformers `BertForQuestionAnswering` that finetune never trained
+//! (tests/fixtures/checkpoints/question-answering, by scripts/fixtures/make-fixtures.py):
+//! `qa predict --logits` must cut the same windows as run_qa (384 tokens, stride 128; one
+//! context needs two) and give transformers' start and end logits in each.
+//! Tolerance 1e-4: see crates/sentiment/tests/foreign_checkpoints.rs.
+
+use serde_json::Value;
+use tuning::test_support::cli::{Binary, fixture, json_file, json_lines, max_abs_diff, ok, s};
+
+fn floats(value: &Value) -> Vec<f64> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_transformers_span_model_gives_its_logits_in_run_qa_windows() {
+    let checkpoint = fixture("checkpoints/question-answering");
+    let reference = json_file(&checkpoint.join("reference.json"));
+    let dir = tempfile::tempdir().unwrap();
+    ok(&Binary::new(env!("CARGO_BIN_EXE_qa")).run(&[
+        "predict",
+        "--model",
+        s(&checkpoint),
+        "--input",
+        s(&checkpoint.join("input.jsonl")),
+        "--output-dir",
+        s(dir.path()),
+        "--logits",
+    ]));
+    let windows =
+        json_lines(&std::fs::read_to_string(dir.path().join("window_logits.jsonl")).unwrap());
+    let expected = reference["outputs"]["windows"].as_array().unwrap();
+    assert_eq!(
+        windows.len(),
+        expected.len(),
+        "windows per question as run_qa"
+    );
+    for (i, (got, want)) in windows.iter().zip(expected).enumerate() {
+        assert_eq!(got["id"], want["id"]);
+        assert_eq!(got["input_ids"], want["input_ids"], "window {i}");
+        for key in ["start_logits", "end_logits"] {
+            let diff = max_abs_diff(&floats(&got[key]), &floats(&want[key]));
+            assert!(diff < 1e-4, "window {i}: {key} differ by {diff}");
+        }
+    }
+    let answers = json_file(&dir.path().join("predictions.json"));
+    assert!(answers["q1"].is_string() && answers["q2"].is_string());
+}
