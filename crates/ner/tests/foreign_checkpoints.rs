@@ -4,17 +4,9 @@
 //! first sub-token logits as transformers computes them, with the labels of its `id2label`.
 //! Tolerance 1e-4: see crates/sentiment/tests/foreign_checkpoints.rs.
 
-use serde_json::Value;
-use tuning::test_support::cli::{Binary, fixture, json_file, json_lines, max_abs_diff, ok, s};
-
-fn floats(value: &Value) -> Vec<f64> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect()
-}
+use tuning::test_support::cli::{
+    Binary, fixture, floats, json_file, json_lines, max_abs_diff, ok, s,
+};
 
 #[test]
 fn a_transformers_tagger_predicts_its_logits_with_its_labels() {

@@ -6,7 +6,8 @@
 //! doc_stride windows and the n-best post-processing across them ([`task`]), and the official
 //! scores ([`metrics`]: exact match and F1 after the official normalisation, best over the
 //! gold answers; for v2.0 the HasAns/NoAns split and the best no-answer threshold). The `qa`
-//! binary (train / eval / predict / score) is in `main.rs`.
+//! binary is `main.rs`: its flags and a `tuning::app::TaskApp` (the task app provides train /
+//! eval / predict / score).
 //!
 //! What it is not: generative QA, or multiple-choice QA.
 

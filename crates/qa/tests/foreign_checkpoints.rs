@@ -4,17 +4,9 @@
 //! context needs two) and give transformers' start and end logits in each.
 //! Tolerance 1e-4: see crates/sentiment/tests/foreign_checkpoints.rs.
 
-use serde_json::Value;
-use tuning::test_support::cli::{Binary, fixture, json_file, json_lines, max_abs_diff, ok, s};
-
-fn floats(value: &Value) -> Vec<f64> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect()
-}
+use tuning::test_support::cli::{
+    Binary, fixture, floats, json_file, json_lines, max_abs_diff, ok, s,
+};
 
 #[test]
 fn a_transformers_span_model_gives_its_logits_in_run_qa_windows() {

@@ -128,18 +128,12 @@ impl RelationTask {
             }
             "jsonl" => {
                 for (example, logits) in examples.iter().zip(logits) {
-                    let probs = tuning::task::softmax(logits);
-                    let best = argmax(logits);
-                    let per_label: serde_json::Map<String, serde_json::Value> = self
-                        .labels
-                        .iter()
-                        .zip(&probs)
-                        .map(|(n, p)| (n.clone(), json!(p)))
-                        .collect();
+                    let (best, score, per_label) =
+                        tuning::task::label_probabilities(&self.labels, logits);
                     let record = json!({
                         "id": example.id,
                         "label": self.labels[best],
-                        "score": probs[best],
+                        "score": score,
                         "e1": example.entity_text(example.e1),
                         "e2": example.entity_text(example.e2),
                         "probabilities": per_label,

@@ -80,19 +80,11 @@ impl SentimentTask {
         match format {
             "jsonl" => {
                 for (example, logits) in examples.iter().zip(logits) {
-                    let probs = probabilities(logits);
-                    let best = argmax(logits);
-                    let per_label: serde_json::Map<String, serde_json::Value> = self
-                        .labels
-                        .names
-                        .iter()
-                        .zip(&probs)
-                        .map(|(n, p)| (n.clone(), json!(p)))
-                        .collect();
+                    let (best, score, per_label) = label_probabilities(&self.labels.names, logits);
                     let record = json!({
                         "index": example.index,
                         "label": self.labels.names[best],
-                        "score": probs[best],
+                        "score": score,
                         "probabilities": per_label,
                         "logits": logits,
                     });
@@ -116,7 +108,7 @@ impl SentimentTask {
     }
 }
 
-pub use tuning::task::{argmax, softmax as probabilities};
+pub use tuning::task::{argmax, label_probabilities, softmax as probabilities};
 
 impl Task for SentimentTask {
     type Example = Example;

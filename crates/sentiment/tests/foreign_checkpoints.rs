@@ -11,19 +11,12 @@
 use std::path::Path;
 
 use serde_json::Value;
-use tuning::test_support::cli::{Binary, err, fixture, json_file, json_lines, max_abs_diff, ok, s};
+use tuning::test_support::cli::{
+    Binary, err, fixture, floats, json_file, json_lines, max_abs_diff, ok, s,
+};
 
 fn sentiment(args: &[&str]) -> String {
     ok(&Binary::new(env!("CARGO_BIN_EXE_sentiment")).run(args))
-}
-
-fn floats(value: &Value) -> Vec<f64> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect()
 }
 
 /// Predicts the checkpoint's input file; checks every example's logits against transformers'

@@ -9,13 +9,13 @@
 //! `save_model`). With `load_best_model_at_end = false` the evaluations are only logged (and
 //! drive early stopping) and the final model is exported.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use burn::module::Module;
 use burn::tensor::Device;
-use encoder::Kernels;
 use encoder::checkpoint::named_params;
+use encoder::{EncoderConfig, Kernels, Tokenizer};
 
 use super::checkpoint;
 use super::evaluation::evaluate;
@@ -27,7 +27,7 @@ use super::sampler::epoch_batches;
 use super::schedule::{Schedule, warmup_steps};
 use super::selection::{Selection, Verdict};
 use super::settings::TrainingArgs;
-use super::setup::{Features, Setup};
+use super::setup::{Features, Setup, Validation};
 use super::state::LoopState;
 use super::step::Step;
 use crate::report::log::MetricsLog;
@@ -49,6 +49,115 @@ pub struct Trainer<'a, T: Task> {
     pub kernels: Kernels,
 }
 
+/// How long a run is: optimizer steps per epoch and in all, and the learning rate of each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    pub steps_per_epoch: usize,
+    pub total_steps: usize,
+    pub schedule: Schedule,
+}
+
+impl Plan {
+    /// `max_steps`, or `num_train_epochs` over `features` training features (a partial
+    /// batch and a partial accumulation count as a step, as in Trainer).
+    pub fn new(args: &TrainingArgs, features: usize) -> Self {
+        let batches_per_epoch = features.div_ceil(args.per_device_train_batch_size);
+        let steps_per_epoch = batches_per_epoch.div_ceil(args.gradient_accumulation_steps);
+        let total_steps = args
+            .max_steps
+            .unwrap_or_else(|| (args.num_train_epochs * steps_per_epoch as f64).ceil() as usize)
+            .max(1);
+        let schedule = Schedule {
+            kind: args.lr_scheduler_type,
+            base_lr: args.learning_rate,
+            warmup_steps: warmup_steps(args.warmup_steps, args.warmup_ratio, total_steps),
+            total_steps,
+        };
+        Self {
+            steps_per_epoch,
+            total_steps,
+            schedule,
+        }
+    }
+
+    fn at(&self, step: usize) -> Moment {
+        Moment {
+            step,
+            total_steps: self.total_steps,
+            steps_per_epoch: self.steps_per_epoch,
+        }
+    }
+}
+
+/// What the loop exports with, and how it judges evaluations.
+struct Exporter<'a, T: Task> {
+    task: &'a T,
+    out: &'a Path,
+    config: EncoderConfig,
+    tokenizer: Tokenizer,
+    info: ExportInfo,
+    selection: Selection,
+    load_best_model_at_end: bool,
+}
+
+impl<T: Task> Exporter<'_, T> {
+    fn export(&self, model: &T::Model) -> Result<()> {
+        export(
+            self.task,
+            model,
+            &self.config,
+            &self.tokenizer,
+            self.out,
+            self.info,
+        )
+    }
+
+    /// Evaluates `model`, logs the metrics, and keeps track of the best: exports a new best
+    /// (unless the final model is wanted). Returns whether to stop early.
+    fn evaluate(
+        &self,
+        model: &T::Model,
+        (examples, features): &Validation<'_, T>,
+        (batch, device): (usize, &Device),
+        at: Moment,
+        st: &mut LoopState,
+        report: &mut Reporter,
+    ) -> Result<bool> {
+        let metrics = evaluate(self.task, &model.valid(), examples, features, batch, device);
+        let score = self.selection.score(&metrics)?;
+        report.evaluation(at, &metrics)?;
+        let verdict = self
+            .selection
+            .judge(score, st.best_score, st.evals_without_gain);
+        let name = self.task.name();
+        match verdict {
+            Verdict::Improved => {
+                st.best_score = Some(score);
+                st.best_metrics = Some(metrics.clone());
+                st.evals_without_gain = 0;
+                if self.load_best_model_at_end {
+                    self.export(model)?;
+                    let metric = &self.selection.metric;
+                    let out = self.out.display();
+                    report.line(&format!(
+                        "{name}: new best {metric} = {score:.4}, exported to {out}"
+                    ));
+                }
+            }
+            Verdict::NoGain => st.evals_without_gain += 1,
+            Verdict::Stop => {
+                st.evals_without_gain += 1;
+                report.line(&format!(
+                    "{name}: early stopping after {} evaluations without improvement",
+                    st.evals_without_gain
+                ));
+            }
+        }
+        st.last_eval = Some(metrics);
+        Ok(verdict == Verdict::Stop)
+    }
+}
+
 impl<'a, T: Task> Trainer<'a, T> {
     /// A new run of `task` from the pretrained model in `model_dir`.
     pub fn new(task: &'a T, args: TrainingArgs, model_dir: PathBuf) -> Self {
@@ -61,12 +170,9 @@ impl<'a, T: Task> Trainer<'a, T> {
         }
     }
 
-    pub fn train(
-        &self,
-        train_examples: &[T::Example],
-        eval_examples: Option<&[T::Example]>,
-    ) -> Result<RunSummary> {
-        let (args, task, out) = (&self.args, self.task, &self.args.output_dir);
+    /// The newest checkpoint to resume from, or a fresh run directory; then the settings.
+    fn start_run_dir(&self) -> Result<Option<PathBuf>> {
+        let out = &self.args.output_dir;
         let resume_from = if self.resume {
             let (_, dir) = checkpoint::list(out).pop().with_context(|| {
                 format!(
@@ -76,150 +182,138 @@ impl<'a, T: Task> Trainer<'a, T> {
             })?;
             Some(dir)
         } else {
-            prepare_output_dir(out, args.overwrite_output_dir)?;
+            prepare_output_dir(out, self.args.overwrite_output_dir)?;
             None
         };
-        args.write(out)?;
+        self.args.write(out)?;
+        Ok(resume_from)
+    }
 
+    fn step(&self) -> Step {
+        let args = &self.args;
+        let config = AdamWConfig {
+            beta1: args.adam_beta1,
+            beta2: args.adam_beta2,
+            eps: args.adam_epsilon,
+            weight_decay: args.weight_decay,
+        };
+        Step {
+            optimizer: AdamW::new(config, self.kernels),
+            max_grad_norm: args.max_grad_norm,
+            seed: args.seed,
+        }
+    }
+
+    pub fn train(
+        &self,
+        train_examples: &[T::Example],
+        eval_examples: Option<&[T::Example]>,
+    ) -> Result<RunSummary> {
+        let (args, task, out) = (&self.args, self.task, &self.args.output_dir);
+        let resume_from = self.start_run_dir()?;
         let device = training_device();
+        let inference = device.clone().inner();
         let setup = Setup::load(task, args, &self.model_dir, self.kernels, &device)?;
+        let (tokenizer, max_len) = (&setup.tokenizer, setup.max_len);
         let data = Features::new(
             task,
             args,
-            &setup.tokenizer,
-            setup.max_len,
+            tokenizer,
+            max_len,
             train_examples,
             eval_examples,
         )?;
-        let batches_per_epoch = data.train.len().div_ceil(args.per_device_train_batch_size);
-        let steps_per_epoch = batches_per_epoch.div_ceil(args.gradient_accumulation_steps);
-        let total_steps = args
-            .max_steps
-            .unwrap_or_else(|| (args.num_train_epochs * steps_per_epoch as f64).ceil() as usize)
-            .max(1);
-        let schedule = Schedule {
-            kind: args.lr_scheduler_type,
-            base_lr: args.learning_rate,
-            warmup_steps: warmup_steps(args.warmup_steps, args.warmup_ratio, total_steps),
-            total_steps,
-        };
-        let mut step = Step {
-            optimizer: AdamW::new(
-                AdamWConfig {
-                    beta1: args.adam_beta1,
-                    beta2: args.adam_beta2,
-                    eps: args.adam_epsilon,
-                    weight_decay: args.weight_decay,
-                },
-                self.kernels,
-            ),
-            max_grad_norm: args.max_grad_norm,
-            seed: args.seed,
-        };
-        let selection = Selection::new(args, task.selection_metric());
-        let export_info = ExportInfo {
-            max_seq_length: setup.max_len,
-            lora_scale: setup.lora_scale,
-        };
-        let log = MetricsLog::create(&out.join("metrics.jsonl"))?;
+        let plan = Plan::new(args, data.train.len());
+        let mut step = self.step();
+        let mut log = MetricsLog::create(&out.join("metrics.jsonl"))?;
         eprintln!(
             "{}: {} training features, {} per batch x {} accumulation, {} steps ({} per epoch), warmup {}",
             task.name(),
             data.train.len(),
             args.per_device_train_batch_size,
             args.gradient_accumulation_steps,
-            total_steps,
-            steps_per_epoch,
-            schedule.warmup_steps
+            plan.total_steps,
+            plan.steps_per_epoch,
+            plan.schedule.warmup_steps
         );
-
         let Setup {
             mut model,
             config,
             tokenizer,
             num_layers,
-            ..
+            max_len,
+            lora_scale,
         } = setup;
-        let mut log = log;
+        let exporter = Exporter {
+            task,
+            out,
+            config,
+            tokenizer,
+            info: ExportInfo {
+                max_seq_length: max_len,
+                lora_scale,
+            },
+            selection: Selection::new(args, task.selection_metric()),
+            load_best_model_at_end: args.load_best_model_at_end,
+        };
         let mut st = LoopState::default();
         if let Some(dir) = &resume_from {
-            let (loaded, state) = checkpoint::load(dir, model, &mut step.optimizer, &device)?;
-            model = loaded;
-            st = state;
+            (model, st) = checkpoint::load(dir, model, &mut step.optimizer, &device)?;
             log.truncate_after_step(st.global_step)?;
+            let name = task.name();
             eprintln!(
-                "{}: resumed from {} (step {})",
-                task.name(),
+                "{name}: resumed from {} (step {})",
                 dir.display(),
                 st.global_step
             );
         }
-        let mut report = Reporter::new(task.name(), log, total_steps, st.elapsed_before_s);
-        let mut counts = None;
-        let mut stop = false;
-        let mut epoch = st.epoch;
-        while st.global_step < total_steps && !stop {
-            // The plan can change per epoch (gradual unfreezing).
-            let plan = args.strategy.plan(&named_params(&model), num_layers, epoch);
-            if counts != Some(plan.counts()) {
+        let mut report = Reporter::new(task.name(), log, plan.total_steps, st.elapsed_before_s);
+
+        let (mut counts, mut stop, mut epoch) = (None, false, st.epoch);
+        while st.global_step < plan.total_steps && !stop {
+            // The strategy's plan can change per epoch (gradual unfreezing).
+            let params = args.strategy.plan(&named_params(&model), num_layers, epoch);
+            if counts != Some(params.counts()) {
                 report.line(&format!(
                     "{}: epoch {epoch}: {}",
                     task.name(),
-                    plan.summary()
+                    params.summary()
                 ));
-                counts = Some(plan.counts());
+                counts = Some(params.counts());
             }
-            let (planned, groups) = plan.apply(model);
-            model = planned;
-            let batches = epoch_batches(
-                &data.lengths,
-                args.per_device_train_batch_size,
-                args.seed,
-                epoch,
-                true,
-                args.group_by_length,
-            );
+            let groups;
+            (model, groups) = params.apply(model);
+            let (size, seed) = (args.per_device_train_batch_size, args.seed);
+            let batches =
+                epoch_batches(&data.lengths, size, seed, epoch, true, args.group_by_length);
             let skip = if epoch == st.epoch {
                 st.steps_in_epoch
             } else {
                 0
             };
-            st.epoch = epoch;
-            st.steps_in_epoch = skip;
+            (st.epoch, st.steps_in_epoch) = (epoch, skip);
             for step_batches in batches.chunks(args.gradient_accumulation_steps).skip(skip) {
-                if st.global_step >= total_steps {
+                if st.global_step >= plan.total_steps {
                     break;
                 }
                 let micro_batches: Vec<Vec<&T::Feature>> = step_batches
                     .iter()
                     .map(|indices| indices.iter().map(|&i| &data.train[i]).collect())
                     .collect();
-                let lr = schedule.lr(st.global_step);
-                let (updated, done) = step
-                    .run(
-                        task,
-                        model,
-                        &micro_batches,
-                        lr,
-                        &groups,
-                        &mut st.micro_index,
-                        &device,
+                let lr = plan.schedule.lr(st.global_step);
+                let micro = &mut st.micro_index;
+                let done = step.run(task, model, &micro_batches, lr, &groups, micro, &device);
+                let (updated, done) = done.map_err(|err| {
+                    anyhow!(
+                        "{err} at step {} (epoch {epoch}); stopped. {} keeps the last good \
+                         model. Try a lower learning_rate or max_grad_norm.",
+                        st.global_step + 1,
+                        out.display()
                     )
-                    .map_err(|err| {
-                        anyhow::anyhow!(
-                            "{err} at step {} (epoch {epoch}); stopped. {} keeps the last good \
-                             model. Try a lower learning_rate or max_grad_norm.",
-                            st.global_step + 1,
-                            out.display()
-                        )
-                    })?;
+                })?;
                 model = updated;
                 st.record_step(&done, step.optimizer.steps);
-                let at = Moment {
-                    step: st.global_step,
-                    total_steps,
-                    steps_per_epoch,
-                };
+                let at = plan.at(st.global_step);
                 report.step(
                     at,
                     &mut st,
@@ -227,47 +321,12 @@ impl<'a, T: Task> Trainer<'a, T> {
                     done.grad_norm,
                     intervals::log_due(args, at),
                 )?;
-
-                if let (true, Some((examples, features))) =
+                if let (true, Some(validation)) =
                     (intervals::eval_due(args, at), data.validation.as_ref())
                 {
-                    let metrics = evaluate(
-                        task,
-                        &model.valid(),
-                        examples,
-                        features,
-                        args.per_device_eval_batch_size,
-                        &device.clone().inner(),
-                    );
-                    let score = selection.score(&metrics)?;
-                    report.evaluation(at, &metrics)?;
-                    match selection.judge(score, st.best_score, st.evals_without_gain) {
-                        Verdict::Improved => {
-                            st.best_score = Some(score);
-                            st.best_metrics = Some(metrics.clone());
-                            st.evals_without_gain = 0;
-                            if args.load_best_model_at_end {
-                                export(task, &model, &config, &tokenizer, out, export_info)?;
-                                report.line(&format!(
-                                    "{}: new best {} = {score:.4}, exported to {}",
-                                    task.name(),
-                                    selection.metric,
-                                    out.display()
-                                ));
-                            }
-                        }
-                        Verdict::NoGain => st.evals_without_gain += 1,
-                        Verdict::Stop => {
-                            st.evals_without_gain += 1;
-                            report.line(&format!(
-                                "{}: early stopping after {} evaluations without improvement",
-                                task.name(),
-                                st.evals_without_gain
-                            ));
-                            stop = true;
-                        }
-                    }
-                    st.last_eval = Some(metrics);
+                    let batch = (args.per_device_eval_batch_size, &inference);
+                    stop =
+                        exporter.evaluate(&model, validation, batch, at, &mut st, &mut report)?;
                 }
                 if intervals::save_due(args, at, stop) {
                     st.elapsed_before_s = report.elapsed();
@@ -283,13 +342,13 @@ impl<'a, T: Task> Trainer<'a, T> {
         let keep_best = args.load_best_model_at_end && st.best_score.is_some();
         if !keep_best {
             // Nothing selected a model, or the run asked for the final one.
-            export(task, &model, &config, &tokenizer, out, export_info)?;
+            exporter.export(&model)?;
         }
         let runtime = report.elapsed();
         let (trainable_params, total_params) = counts.unwrap_or_default();
         let summary = RunSummary {
             global_step: st.global_step,
-            epochs: st.global_step as f64 / steps_per_epoch as f64,
+            epochs: st.global_step as f64 / plan.steps_per_epoch as f64,
             train_loss: st.total_loss / st.total_micro.max(1) as f64,
             train_runtime_s: runtime,
             train_samples_per_second: st.samples_seen as f64 / runtime.max(1e-9),
@@ -303,5 +362,33 @@ impl<'a, T: Task> Trainer<'a, T> {
         };
         report.finish(out, &summary)?;
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_counts_partial_batches_and_accumulations_as_steps() {
+        let args = TrainingArgs {
+            per_device_train_batch_size: 8,
+            gradient_accumulation_steps: 3,
+            num_train_epochs: 2.5,
+            warmup_ratio: 0.1,
+            ..TrainingArgs::default()
+        };
+        // 100 features: 13 batches, 5 steps an epoch (the last of one batch), 13 in 2.5 epochs.
+        let plan = Plan::new(&args, 100);
+        assert_eq!((plan.steps_per_epoch, plan.total_steps), (5, 13));
+        assert_eq!(plan.schedule.warmup_steps, 2, "ceil(0.1 x 13)");
+        let capped = Plan::new(
+            &TrainingArgs {
+                max_steps: Some(4),
+                ..args
+            },
+            100,
+        );
+        assert_eq!(capped.total_steps, 4);
     }
 }

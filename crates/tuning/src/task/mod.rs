@@ -105,6 +105,22 @@ pub fn softmax(logits: &[f32]) -> Vec<f64> {
     exps.into_iter().map(|e| e / sum).collect()
 }
 
+/// A classifier's answer for one input, as `predict` writes it: the index of the best label,
+/// its probability, and every label's probability by name (softmax of `logits`).
+pub fn label_probabilities(
+    labels: &[String],
+    logits: &[f32],
+) -> (usize, f64, serde_json::Map<String, serde_json::Value>) {
+    let probabilities = softmax(logits);
+    let best = argmax(logits);
+    let by_name = labels
+        .iter()
+        .zip(&probabilities)
+        .map(|(name, p)| (name.clone(), serde_json::json!(p)))
+        .collect();
+    (best, probabilities[best], by_name)
+}
+
 /// Index of the largest value (the first one on ties, as `torch.argmax`).
 pub fn argmax(values: &[f32]) -> usize {
     values

@@ -50,6 +50,45 @@ impl Binary {
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.path.display()))
     }
 
+    /// Checks that `predict` on `input` (with `extra` flags) runs at the sequence length the
+    /// model in `run` was trained with unless told otherwise: its output equals the output
+    /// at `--max-seq-length trained` and differs from the output at `other`.
+    pub fn assert_predicts_at_trained_length(
+        &self,
+        run: &Path,
+        input: &Path,
+        extra: &[&str],
+        trained: usize,
+        other: usize,
+    ) {
+        let recorded = json_file(&run.join("config.json"))["finetune_max_seq_length"].clone();
+        assert_eq!(
+            recorded,
+            serde_json::json!(trained),
+            "the export records it"
+        );
+        let predict = |length: Option<usize>| {
+            let length = length.map(|n| n.to_string());
+            let mut args = vec!["predict", "--model", s(run), "--input", s(input)];
+            args.extend_from_slice(extra);
+            if let Some(n) = &length {
+                args.extend_from_slice(&["--max-seq-length", n]);
+            }
+            ok(&self.run(&args))
+        };
+        let default = predict(None);
+        assert_eq!(
+            default,
+            predict(Some(trained)),
+            "default = the trained length"
+        );
+        assert_ne!(
+            default,
+            predict(Some(other)),
+            "{other} tokens give other outputs"
+        );
+    }
+
     /// Runs it with `args` in the repository root, `stdin` on its standard input.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = Command::new(&self.path)
@@ -102,6 +141,17 @@ pub fn json_lines(text: &str) -> Vec<Value> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+/// A JSON array of numbers (logits) as `f64`s.
+pub fn floats(value: &Value) -> Vec<f64> {
+    let values = value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"));
+    values
+        .iter()
+        .map(|v| v.as_f64().expect("a number"))
         .collect()
 }
 
