@@ -315,21 +315,11 @@ fn inference_uses_the_sequence_length_the_model_was_trained_with() {
         "--save-strategy",
         "no",
     ]));
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["finetune_max_seq_length"], 40);
-    let predict = |extra: &[&str]| {
-        let input = validation();
-        let mut args = vec!["predict", "--model", s(&run), "--input", s(&input)];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["--format", "jsonl"]);
-        ok(&relation(&args))
-    };
-    let default = predict(&[]);
-    assert_eq!(default, predict(&["--max-seq-length", "40"]));
-    assert_ne!(
-        default,
-        predict(&["--max-seq-length", "64"]),
-        "40 tokens cut sentences"
+    Binary::new(env!("CARGO_BIN_EXE_relation")).assert_predicts_at_trained_length(
+        &run,
+        &validation(),
+        &["--format", "jsonl"],
+        40,
+        64,
     );
 }

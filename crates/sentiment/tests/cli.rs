@@ -273,20 +273,11 @@ fn inference_uses_the_sequence_length_the_model_was_trained_with() {
         "--save-strategy",
         "no",
     ]));
-    assert_eq!(
-        json_file(&run.join("config.json"))["finetune_max_seq_length"],
-        8
-    );
-    let predict = |extra: &[&str]| {
-        let mut args = vec!["predict", "--model", s(&run), "--input", s(&validation)];
-        args.extend_from_slice(extra);
-        ok(&sentiment(&args))
-    };
-    let default = predict(&[]);
-    assert_eq!(default, predict(&["--max-seq-length", "8"]));
-    assert_ne!(
-        default,
-        predict(&["--max-seq-length", "64"]),
-        "8 tokens cut the texts"
+    Binary::new(env!("CARGO_BIN_EXE_sentiment")).assert_predicts_at_trained_length(
+        &run,
+        &validation,
+        &[],
+        8,
+        64,
     );
 }
