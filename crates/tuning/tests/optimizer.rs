@@ -289,3 +289,102 @@ fn layerwise_decay_sets_each_layers_learning_rate() {
         );
     }
 }
+
+/// The weights of a model as one flat list per parameter name.
+fn weights(model: &Regressor) -> Vec<(String, Vec<f32>)> {
+    let state = hf_state_dict(model);
+    state.into_iter().map(|(k, v)| (k, v.data)).collect()
+}
+
+#[test]
+fn one_step_of_two_micro_batches_is_one_step_of_their_union() {
+    use tuning::engine::Step;
+    let device = device();
+    let (task, model, features) = tiny_regressor(&device);
+    let groups = HashMap::new();
+    let step = || Step {
+        optimizer: AdamW::new(AdamWConfig::default(), Kernels::default()),
+        max_grad_norm: 1.0,
+        seed: 7,
+    };
+    let all: Vec<&Feature> = features.iter().take(16).collect();
+    let (mut whole, mut halves) = (step(), step());
+    let mut counter = 0;
+    let (a, one) = whole
+        .run(
+            &task,
+            model.clone(),
+            std::slice::from_ref(&all),
+            1e-3,
+            &groups,
+            &mut counter,
+            &device,
+        )
+        .unwrap();
+    assert_eq!(counter, 1, "one micro-batch counted");
+    let split = vec![all[..8].to_vec(), all[8..].to_vec()];
+    let (b, two) = halves
+        .run(&task, model, &split, 1e-3, &groups, &mut counter, &device)
+        .unwrap();
+    assert_eq!(counter, 3, "two more");
+    assert_eq!((one.samples, two.samples), (16, 16));
+    assert_eq!(two.losses.len(), 2);
+    // Same-length halves: the mean of their losses is the union's loss, the averaged gradient
+    // its gradient, so the clipped norm and the updated weights agree. Attention key biases
+    // aside: softmax ignores them, their gradients are rounding noise that Adam's first step
+    // normalises to a full step of either sign.
+    let mean = (two.losses[0] + two.losses[1]) / 2.0;
+    assert!(
+        (mean - one.losses[0]).abs() < 1e-5,
+        "{mean} vs {}",
+        one.losses[0]
+    );
+    assert!((one.grad_norm - two.grad_norm).abs() < 1e-5);
+    let (a, b) = (weights(&a), weights(&b));
+    for ((name, x), (_, y)) in a.iter().zip(&b).filter(|(w, _)| !w.0.ends_with("key.bias")) {
+        let worst = x
+            .iter()
+            .zip(y)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            worst <= 1e-6,
+            "{name}: the two steps' weights differ by {worst}"
+        );
+    }
+    assert_eq!((whole.optimizer.steps, halves.optimizer.steps), (1, 1));
+}
+
+#[test]
+fn a_step_whose_loss_is_not_a_number_is_not_taken() {
+    use tuning::engine::Step;
+    use tuning::engine::step::NonFiniteLoss;
+    let device = device();
+    let (_, model, features) = tiny_regressor(&device);
+    let task = RegressionTask {
+        nan_after: Some(0),
+        ..RegressionTask::default()
+    };
+    let mut step = Step {
+        optimizer: AdamW::new(AdamWConfig::default(), Kernels::default()),
+        max_grad_norm: 1.0,
+        seed: 7,
+    };
+    let batch: Vec<&Feature> = features.iter().take(4).collect();
+    let mut counter = 0;
+    let err = step
+        .run(
+            &task,
+            model,
+            &[batch],
+            1e-3,
+            &HashMap::new(),
+            &mut counter,
+            &device,
+        )
+        .unwrap_err();
+    assert!(err.0.is_nan(), "{err}");
+    assert_eq!(err.to_string(), "the training loss became NaN");
+    assert_eq!(step.optimizer.steps, 0, "no update");
+    let _: NonFiniteLoss = err;
+}

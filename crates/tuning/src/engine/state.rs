@@ -45,3 +45,32 @@ impl LoopState {
         self.optimizer_steps = optimizer_steps;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_adds_its_micro_batches_to_both_running_sums() {
+        let mut st = LoopState {
+            loss_sum_since_log: 1.0,
+            micro_since_log: 1,
+            ..LoopState::default()
+        };
+        let report = StepReport {
+            losses: vec![0.5, 0.25],
+            samples: 12,
+            grad_norm: 3.0,
+        };
+        st.record_step(&report, 9);
+        assert_eq!(
+            (st.global_step, st.steps_in_epoch, st.optimizer_steps),
+            (1, 1, 9)
+        );
+        assert_eq!((st.loss_sum_since_log, st.micro_since_log), (1.75, 3));
+        assert_eq!(
+            (st.total_loss, st.total_micro, st.samples_seen),
+            (0.75, 2, 12)
+        );
+    }
+}
