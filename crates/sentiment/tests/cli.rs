@@ -251,6 +251,18 @@ fn every_subcommand_has_help() {
     ] {
         assert!(train_help.contains(flag), "train --help lacks {flag}");
     }
+    // The task's own defaults and words, not the engine's.
+    assert!(
+        train_help.contains("[default: runs/sentiment]"),
+        "{train_help}"
+    );
+    assert!(
+        train_help.contains("(default: data/sentiment/train.tsv)"),
+        "{train_help}"
+    );
+    let help = ok(&sentiment(&["--help"]));
+    assert!(help.contains("predict  Label new text"), "{help}");
+    assert!(help.contains("eval     Score a fine-tuned model"), "{help}");
 }
 
 #[test]

@@ -177,7 +177,7 @@ struct PredictInput {
 /// The binary's command line: `train`, `eval`, `predict`, `score`.
 pub fn command<A: TaskApp>() -> Command {
     let defaults = A::defaults();
-    let train = TrainInput::augment_args(Command::new("train").about(A::TRAIN_ABOUT))
+    let train = TrainInput::augment_args(Command::new("train"))
         .mut_arg("train", |a| {
             a.help(format!("Training data (default: {})", A::SAMPLE_TRAIN))
         })
@@ -189,16 +189,22 @@ pub fn command<A: TaskApp>() -> Command {
         });
     let train = A::TrainFlags::augment_args(A::DataFlags::augment_args(train));
     let train = TrainingArgs::add_flags(train, &defaults);
-    let eval = EvalInput::augment_args(Command::new("eval").about(A::EVAL_ABOUT));
+    let eval = EvalInput::augment_args(Command::new("eval"));
     let eval = A::EvalFlags::augment_args(A::DataFlags::augment_args(eval));
-    let predict = PredictInput::augment_args(Command::new("predict").about(A::PREDICT_ABOUT));
+    let predict = PredictInput::augment_args(Command::new("predict"));
     let predict = A::PredictFlags::augment_args(A::DataFlags::augment_args(predict));
-    let score = A::ScoreFlags::augment_args(Command::new("score").about(A::SCORE_ABOUT));
+    let score = A::ScoreFlags::augment_args(Command::new("score"));
+    // Each `about` last: a flattened struct's doc comment would replace it.
     Command::new(A::NAME)
         .about(A::ABOUT)
         .subcommand_required(true)
         .arg_required_else_help(true)
-        .subcommands([train, eval, predict, score])
+        .subcommands([
+            train.about(A::TRAIN_ABOUT),
+            eval.about(A::EVAL_ABOUT),
+            predict.about(A::PREDICT_ABOUT),
+            score.about(A::SCORE_ABOUT),
+        ])
 }
 
 /// A task binary's `main`: the command line, then the command; on error `name: error: ...`
