@@ -1,7 +1,7 @@
 //! Running a task binary from its crate's tests: from the repository root, with or without
 //! stdin, and reading what it wrote.
 //!
-//! ```ignore
+//! ```text
 //! use tuning::test_support::cli::{Binary, ok, s, tiny_model};
 //! let sentiment = Binary::new(env!("CARGO_BIN_EXE_sentiment"));
 //! let out = ok(&sentiment.run(&["train", "--model", s(&tiny_model()), "--max-steps", "1"]));
