@@ -285,13 +285,16 @@ pub fn write_evaluation(dir: &Path, stem: &str, evaluation: &Evaluation) -> Resu
     for (name, bytes) in &evaluation.files {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
         }
         encoder::fsutil::write_atomic(&path, bytes)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     if let Some((labels, counts)) = &evaluation.confusion {
-        std::fs::create_dir_all(dir.join("plots"))?;
+        let plots = dir.join("plots");
+        std::fs::create_dir_all(&plots)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", plots.display()))?;
         crate::report::plot::heat_map(
             &dir.join("plots").join(format!("confusion_{stem}.png")),
             &format!("CONFUSION: {stem}"),
