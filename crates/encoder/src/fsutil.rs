@@ -5,6 +5,7 @@ use std::path::Path;
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, which
 /// is atomic on the same filesystem: readers see the old file or the new one, never a mix.
+/// An error names `path` and leaves no temporary file behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -24,10 +25,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
-    if result.is_err() {
+    result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-    }
-    result
+        std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))
+    })
 }
 
 #[cfg(test)]
@@ -40,5 +41,14 @@ mod tests {
         super::write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn an_error_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("out.json");
+        let err = super::write_atomic(&path, b"one").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        assert!(err.to_string().contains("missing/out.json"), "{err}");
     }
 }

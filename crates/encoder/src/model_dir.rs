@@ -37,7 +37,7 @@ const CHECKPOINT_FILES: &[&str] = &["model.safetensors", "pytorch_model.bin"];
 
 /// Tokenizer side files that `save_pretrained` carries over so transformers' `AutoTokenizer`
 /// reads the export exactly as it read the source.
-const TOKENIZER_SIDE_FILES: &[&str] = &[
+pub const TOKENIZER_SIDE_FILES: &[&str] = &[
     "tokenizer_config.json",
     "special_tokens_map.json",
     "vocab.txt",

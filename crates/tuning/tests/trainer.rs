@@ -41,15 +41,17 @@ fn train(
     args: TrainingArgs,
     resume: bool,
 ) -> anyhow::Result<tuning::RunSummary> {
+    train_with(Trainer {
+        resume,
+        ..Trainer::new(task, args, tiny_model_dir())
+    })
+}
+
+fn train_with(trainer: Trainer<'_, RegressionTask>) -> anyhow::Result<tuning::RunSummary> {
     let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let train = examples(40);
     let eval = examples(60)[40..].to_vec();
-    let model_dir = tiny_model_dir();
-    Trainer {
-        resume,
-        ..Trainer::new(task, args, model_dir)
-    }
-    .train(&train, Some(&eval))
+    trainer.train(&train, Some(&eval))
 }
 
 fn read_lines(path: &Path) -> Vec<Value> {
@@ -496,4 +498,185 @@ fn load_best_model_at_end_false_exports_the_final_model() {
             "{name}"
         );
     }
+}
+
+/// Checkpoints every 3 steps of a 10-step run.
+fn saving(out: &Path) -> TrainingArgs {
+    TrainingArgs {
+        save_strategy: IntervalStrategy::Steps,
+        save_steps: 3,
+        ..args(out)
+    }
+}
+
+#[test]
+fn overwriting_a_run_removes_what_it_owned_so_a_resume_cannot_pick_up_its_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    run(&RegressionTask::default(), saving(&out)).unwrap();
+    assert!(out.join("checkpoints/checkpoint-9").is_dir() && out.join("plots").is_dir());
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let replacing = TrainingArgs {
+        overwrite_output_dir: true,
+        max_steps: Some(2),
+        save_strategy: IntervalStrategy::No,
+        eval_strategy: IntervalStrategy::No,
+        ..args(&out)
+    };
+    run(&RegressionTask::default(), replacing.clone()).unwrap();
+    assert!(
+        !out.join("checkpoints").exists(),
+        "the old checkpoints are gone"
+    );
+    assert!(
+        !out.join("eval_results.json").exists(),
+        "and the old results"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    let err = resume(&RegressionTask::default(), replacing)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no checkpoint"), "{err}");
+    let steps: Vec<u64> = read_lines(&out.join("metrics.jsonl"))
+        .iter()
+        .filter_map(|l| l["step"].as_u64())
+        .collect();
+    assert!(steps.iter().all(|&s| s <= 2), "one run's log: {steps:?}");
+}
+
+#[test]
+fn a_run_that_fails_to_start_leaves_no_run_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let missing = dir.path().join("no-model");
+    let err = train_with(Trainer::new(
+        &RegressionTask::default(),
+        args(&out),
+        missing,
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no-model"), "{err}");
+    for file in ["training_args.json", "run_inputs.json", "metrics.jsonl"] {
+        assert!(
+            !out.join(file).exists(),
+            "{file} written before the model loaded"
+        );
+    }
+    run(&RegressionTask::default(), args(&out)).expect("the retry is not refused");
+}
+
+#[test]
+fn resume_refuses_changed_settings_lets_the_length_grow_and_records_an_allowed_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    run(&RegressionTask::default(), saving(&out)).unwrap();
+    let smaller_batch = TrainingArgs {
+        per_device_train_batch_size: 4,
+        ..saving(&out)
+    };
+    let err = resume(&RegressionTask::default(), smaller_batch)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("per_device_train_batch_size: 8 -> 4"), "{err}");
+    assert!(err.contains("--allow-changed-settings"), "{err}");
+    assert_eq!(
+        tuning::TrainingArgs::default().per_device_train_batch_size,
+        8,
+        "(the test's batch is the default's)"
+    );
+    let longer = TrainingArgs {
+        num_train_epochs: 3.0,
+        ..saving(&out)
+    };
+    let summary = resume(&RegressionTask::default(), longer.clone()).unwrap();
+    assert_eq!(summary.global_step, 15, "one more epoch of 5 steps");
+    let faster = TrainingArgs {
+        learning_rate: 2e-3,
+        num_train_epochs: 4.0,
+        ..longer
+    };
+    train_with(Trainer {
+        resume: true,
+        allow_changed_settings: true,
+        ..Trainer::new(&RegressionTask::default(), faster, tiny_model_dir())
+    })
+    .unwrap();
+    let log = read_lines(&out.join("metrics.jsonl"));
+    let event = log
+        .iter()
+        .find(|l| l.get("event").is_some())
+        .expect("the change is recorded");
+    assert_eq!(event["step"], 15);
+    assert_eq!(event["changes"]["learning_rate"]["was"], "0.001");
+    assert_eq!(event["changes"]["learning_rate"]["now"], "0.002");
+    let recorded: TrainingArgs =
+        serde_json::from_str(&std::fs::read_to_string(out.join("training_args.json")).unwrap())
+            .unwrap();
+    assert_eq!(recorded.learning_rate, 2e-3);
+}
+
+#[test]
+fn resume_refuses_other_training_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let data = dir.path().join("train.tsv");
+    std::fs::write(&data, "one\n").unwrap();
+    let task = RegressionTask::default();
+    let with_data = |resume: bool| Trainer {
+        resume,
+        data_files: vec![("train".into(), data.clone())],
+        ..Trainer::new(&task, saving(&out), tiny_model_dir())
+    };
+    train_with(with_data(false)).unwrap();
+    let inputs = json_value(&out.join("run_inputs.json"));
+    assert_eq!(inputs["files"]["train"]["bytes"], 4);
+    std::fs::write(&data, "two\n").unwrap();
+    let err = train_with(with_data(true)).unwrap_err().to_string();
+    assert!(err.contains("files.train.fnv1a64"), "{err}");
+}
+
+fn json_value(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_second_writer_is_refused_while_a_run_holds_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let held = tuning::engine::run_dir::RunLock::acquire(&out).unwrap();
+    let err = run(&RegressionTask::default(), args(&out))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("in use") && err.contains(&std::process::id().to_string()),
+        "{err}"
+    );
+    assert!(!out.join("training_args.json").exists());
+    drop(held);
+    run(&RegressionTask::default(), args(&out)).unwrap();
+}
+
+#[test]
+fn temporaries_of_an_interrupted_write_are_removed_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    std::fs::create_dir_all(out.join("checkpoints/.checkpoint-3.tmp")).unwrap();
+    std::fs::write(
+        out.join("checkpoints/.checkpoint-3.tmp/model.safetensors"),
+        "x",
+    )
+    .unwrap();
+    std::fs::write(out.join(".model.safetensors.4242.tmp"), "half").unwrap();
+    run(&RegressionTask::default(), saving(&out)).unwrap();
+    assert!(!out.join(".model.safetensors.4242.tmp").exists());
+    assert!(!out.join("checkpoints/.checkpoint-3.tmp").exists());
+    let steps: Vec<usize> = tuning::engine::checkpoint::list(&out)
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(steps, vec![3, 6, 9, 10], "never picked up as a checkpoint");
 }

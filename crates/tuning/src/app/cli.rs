@@ -140,14 +140,41 @@ pub fn print_summary(args: &crate::TrainingArgs, summary: &crate::RunSummary) ->
 /// Ends a binary: on error, `name: error: ...` with its causes on stderr and exit status 1.
 pub fn exit_on_error(name: &str, result: Result<()>) {
     if let Err(err) = result {
-        eprintln!("{name}: error: {err:#}");
+        eprintln!("{name}: error: {}", error_line(&err));
         std::process::exit(1);
     }
+}
+
+/// An error and its causes in one line, each said once: a cause that repeats what the
+/// message before it says (`cannot write F: cannot write F: No space left`) is folded in.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        match parts.last_mut() {
+            Some(last) if text.contains(last.as_str()) => *last = text,
+            Some(last) if last.contains(&text) => {}
+            _ => parts.push(text),
+        }
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_line_says_each_cause_once() {
+        let io = std::io::Error::other("cannot write /r/x: No space left on device (os error 28)");
+        let err = anyhow::Error::new(io).context("cannot write /r/x");
+        assert_eq!(
+            error_line(&err),
+            "cannot write /r/x: No space left on device (os error 28)"
+        );
+        let err = anyhow::anyhow!("disk").context("cannot save checkpoint-4");
+        assert_eq!(error_line(&err), "cannot save checkpoint-4: disk");
+    }
 
     #[test]
     fn stems_drop_the_extension_and_a_json_before_gz() {

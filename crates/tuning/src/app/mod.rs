@@ -143,9 +143,13 @@ struct TrainInput {
     /// TOML or JSON file with settings (flags given here override it).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Continue the run in output_dir from its newest checkpoint.
+    /// Continue the run in output_dir from its newest checkpoint (with the settings and
+    /// inputs it started with).
     #[arg(long)]
     resume: bool,
+    /// With --resume: accept changed settings or inputs (listed in metrics.jsonl).
+    #[arg(long, requires = "resume")]
+    allow_changed_settings: bool,
 }
 
 /// `eval`'s common flags.
@@ -256,7 +260,13 @@ fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
     let prepared = A::prepare(&files, &data, &flags, &args)?;
     let trainer = Trainer {
         resume: input.resume,
+        allow_changed_settings: input.allow_changed_settings,
         kernels: Kernels::from_env(),
+        data_files: vec![
+            ("train".into(), files.train.clone()),
+            ("validation".into(), files.validation.clone()),
+        ],
+        task_flags: task_flags::<A>(m),
         ..Trainer::new(
             &prepared.task,
             args,
@@ -265,6 +275,20 @@ fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
     };
     let summary = trainer.train(&prepared.train, Some(&prepared.validation))?;
     cli::print_summary(&trainer.args, &summary)
+}
+
+/// The task's own flags (data and train flags) as given or defaulted, by name: recorded with
+/// the run so that `--resume` sees a change.
+fn task_flags<A: TaskApp>(m: &ArgMatches) -> std::collections::BTreeMap<String, String> {
+    let own = A::TrainFlags::augment_args(A::DataFlags::augment_args(Command::new("flags")));
+    own.get_arguments()
+        .filter_map(|arg| {
+            let id = arg.get_id().as_str();
+            let values = m.try_get_raw(id).ok().flatten()?;
+            let text: Vec<String> = values.map(|v| v.to_string_lossy().to_string()).collect();
+            Some((id.to_string(), text.join(",")))
+        })
+        .collect()
 }
 
 fn eval<A: TaskApp>(m: &ArgMatches) -> Result<()> {

@@ -55,7 +55,34 @@ pub fn save<M: Module>(
     let final_path = dir.join(format!("checkpoint-{}", state.global_step));
     let tmp = dir.join(format!(".checkpoint-{}.tmp", state.global_step));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let written = write_into(&tmp, model, optimizer, state).and_then(|()| {
+        let _ = std::fs::remove_dir_all(&final_path);
+        std::fs::rename(&tmp, &final_path)
+            .with_context(|| format!("cannot move checkpoint into {}", final_path.display()))
+    });
+    if let Err(err) = written {
+        // A checkpoint is whole or absent: nothing half-written stays (a full disk included).
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(err.context(format!("cannot save {}", final_path.display())));
+    }
+    if let Some(keep) = keep {
+        let all = list(output_dir);
+        for (_, old) in all.iter().take(all.len().saturating_sub(keep.max(1))) {
+            std::fs::remove_dir_all(old)
+                .with_context(|| format!("cannot remove old checkpoint {}", old.display()))?;
+        }
+    }
+    Ok(final_path)
+}
+
+/// The checkpoint's three files, written into `tmp`.
+fn write_into<M: Module>(
+    tmp: &Path,
+    model: &M,
+    optimizer: &AdamW,
+    state: &LoopState,
+) -> Result<()> {
+    std::fs::create_dir_all(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     write_safetensors(&hf_state_dict(model), &tmp.join("model.safetensors"))?;
     let names: HashMap<ParamId, String> = named_params(model)
         .into_iter()
@@ -70,17 +97,7 @@ pub fn save<M: Module>(
     write_safetensors(&moments, &tmp.join("optimizer.safetensors"))?;
     let json = serde_json::to_string_pretty(state)?;
     encoder::fsutil::write_atomic(&tmp.join("trainer_state.json"), json.as_bytes())?;
-    let _ = std::fs::remove_dir_all(&final_path);
-    std::fs::rename(&tmp, &final_path)
-        .with_context(|| format!("cannot move checkpoint into {}", final_path.display()))?;
-    if let Some(keep) = keep {
-        let all = list(output_dir);
-        for (_, old) in all.iter().take(all.len().saturating_sub(keep.max(1))) {
-            std::fs::remove_dir_all(old)
-                .with_context(|| format!("cannot remove old checkpoint {}", old.display()))?;
-        }
-    }
-    Ok(final_path)
+    Ok(())
 }
 
 fn host(tensor: &Tensor<1>) -> HostTensor {

@@ -9,6 +9,7 @@
 //! `save_model`). With `load_best_model_at_end = false` the evaluations are only logged (and
 //! drive early stopping) and the final model is exported.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
@@ -22,7 +23,7 @@ use super::evaluation::evaluate;
 use super::intervals::{self, Moment};
 use super::optimizer::{AdamW, AdamWConfig};
 use super::reporting::{Reporter, RunSummary};
-use super::run_dir::{ExportInfo, export, prepare_output_dir};
+use super::run_dir::{self, ExportInfo, RunInputs, RunLock, export, resume};
 use super::sampler::epoch_batches;
 use super::schedule::{Schedule, warmup_steps};
 use super::selection::{Selection, Verdict};
@@ -47,6 +48,22 @@ pub struct Trainer<'a, T: Task> {
     pub resume: bool,
     /// How the model and the optimizer compute (the fused CPU kernels by default).
     pub kernels: Kernels,
+    /// The data files (role, path), recorded with a fingerprint in `run_inputs.json` so that
+    /// `--resume` can see they are the run's.
+    pub data_files: Vec<(String, PathBuf)>,
+    /// The task's own flags, recorded likewise.
+    pub task_flags: BTreeMap<String, String>,
+    /// `--resume` may change settings and inputs (recorded in `metrics.jsonl`).
+    pub allow_changed_settings: bool,
+}
+
+/// A run directory held for one run.
+struct Claim {
+    _lock: RunLock,
+    /// The checkpoint to continue from (`--resume`).
+    resume_from: Option<PathBuf>,
+    /// What `--resume` changes (allowed by `--allow-changed-settings`).
+    changes: Vec<resume::Change>,
 }
 
 /// How long a run is: optimizer steps per epoch and in all, and the learning rate of each.
@@ -167,26 +184,64 @@ impl<'a, T: Task> Trainer<'a, T> {
             model_dir,
             resume: false,
             kernels: Kernels::default(),
+            data_files: Vec::new(),
+            task_flags: BTreeMap::new(),
+            allow_changed_settings: false,
         }
     }
 
-    /// The newest checkpoint to resume from, or a fresh run directory; then the settings.
-    fn start_run_dir(&self) -> Result<Option<PathBuf>> {
+    fn data_files(&self) -> Vec<(&str, &Path)> {
+        self.data_files
+            .iter()
+            .map(|(role, path)| (role.as_str(), path.as_path()))
+            .collect()
+    }
+
+    /// Takes the run directory: locks it, removes what interrupted writes left, and checks
+    /// the run can start there (a new run: no run there unless overwriting; `--resume`: a
+    /// checkpoint, and the same settings and inputs). Writes nothing but the lock file.
+    fn claim_run_dir(&self, inputs: &RunInputs) -> Result<Claim> {
         let out = &self.args.output_dir;
-        let resume_from = if self.resume {
-            let (_, dir) = checkpoint::list(out).pop().with_context(|| {
-                format!(
-                    "--resume: no checkpoint in {}",
-                    checkpoint::checkpoints_dir(out).display()
-                )
-            })?;
-            Some(dir)
-        } else {
-            prepare_output_dir(out, self.args.overwrite_output_dir)?;
-            None
-        };
+        let lock = RunLock::acquire(out)?;
+        let stale = run_dir::remove_temporaries(out);
+        if stale > 0 {
+            eprintln!(
+                "{}: removed {stale} temporary file(s) that an interrupted write left in {}",
+                self.task.name(),
+                out.display()
+            );
+        }
+        if !self.resume {
+            run_dir::check_new_run(out, self.args.overwrite_output_dir)?;
+            return Ok(Claim {
+                _lock: lock,
+                resume_from: None,
+                changes: Vec::new(),
+            });
+        }
+        let (_, dir) = checkpoint::list(out).pop().with_context(|| {
+            format!(
+                "--resume: no checkpoint in {}",
+                checkpoint::checkpoints_dir(out).display()
+            )
+        })?;
+        let changes = resume::check(out, &self.args, inputs, self.allow_changed_settings)?;
+        Ok(Claim {
+            _lock: lock,
+            resume_from: Some(dir),
+            changes,
+        })
+    }
+
+    /// Writes the run's settings and inputs, after everything loaded: a run that fails to
+    /// start leaves no run behind. A new run first empties what a replaced run owned.
+    fn start_writing(&self, claim: &Claim, inputs: &RunInputs) -> Result<()> {
+        let out = &self.args.output_dir;
+        if claim.resume_from.is_none() && run_dir::holds_run(out) {
+            run_dir::clear_run(out)?;
+        }
         self.args.write(out)?;
-        Ok(resume_from)
+        inputs.write(out)
     }
 
     fn step(&self) -> Step {
@@ -210,7 +265,9 @@ impl<'a, T: Task> Trainer<'a, T> {
         eval_examples: Option<&[T::Example]>,
     ) -> Result<RunSummary> {
         let (args, task, out) = (&self.args, self.task, &self.args.output_dir);
-        let resume_from = self.start_run_dir()?;
+        let inputs =
+            RunInputs::describe(&self.model_dir, &self.data_files(), self.task_flags.clone())?;
+        let claim = self.claim_run_dir(&inputs)?;
         let device = training_device();
         let inference = device.clone().inner();
         let setup = Setup::load(task, args, &self.model_dir, self.kernels, &device)?;
@@ -225,6 +282,7 @@ impl<'a, T: Task> Trainer<'a, T> {
         )?;
         let plan = Plan::new(args, data.train.len());
         let mut step = self.step();
+        self.start_writing(&claim, &inputs)?;
         let mut log = MetricsLog::create(&out.join("metrics.jsonl"))?;
         eprintln!(
             "{}: {} training features, {} per batch x {} accumulation, {} steps ({} per epoch), warmup {}",
@@ -257,9 +315,26 @@ impl<'a, T: Task> Trainer<'a, T> {
             load_best_model_at_end: args.load_best_model_at_end,
         };
         let mut st = LoopState::default();
-        if let Some(dir) = &resume_from {
+        if let Some(dir) = &claim.resume_from {
             (model, st) = checkpoint::load(dir, model, &mut step.optimizer, &device)?;
             log.truncate_after_step(st.global_step)?;
+            if !claim.changes.is_empty() {
+                let changes: serde_json::Map<String, serde_json::Value> = claim
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.key.clone(),
+                            serde_json::json!({"was": c.was, "now": c.now}),
+                        )
+                    })
+                    .collect();
+                log.write(&serde_json::json!({
+                    "step": st.global_step,
+                    "event": "resumed_with_changed_settings",
+                    "changes": changes,
+                }))?;
+            }
             let name = task.name();
             eprintln!(
                 "{name}: resumed from {} (step {})",
