@@ -243,6 +243,14 @@ impl Tokenizer {
         self.inner.id_to_token(id)
     }
 
+    /// Whether `id` is one of the tokenizer's special tokens (`[CLS]`, `[SEP]`, `[PAD]`, ...).
+    pub fn is_special(&self, id: u32) -> bool {
+        self.inner
+            .get_added_tokens_decoder()
+            .get(&id)
+            .is_some_and(|token| token.special)
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }

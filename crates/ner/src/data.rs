@@ -458,9 +458,22 @@ pub fn parse_conlleval(
     gold_lines: Option<&[String]>,
 ) -> Result<(TagSequences, TagSequences)> {
     let (mut gold, mut predicted) = (vec![Vec::new()], vec![Vec::new()]);
+    let is_token = |fields: &[&str]| !fields.is_empty() && fields[0] != "-DOCSTART-";
+    let mut lines_read = 0;
     for (i, line) in text.lines().enumerate() {
+        lines_read = i + 1;
         let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.is_empty() || fields[0] == "-DOCSTART-" {
+        if !is_token(&fields) {
+            if let Some(token) = gold_lines.and_then(|lines| {
+                let other: Vec<&str> = lines.get(i)?.split_whitespace().collect();
+                is_token(&other).then(|| other[0].to_string())
+            }) {
+                bail!(
+                    "{name}:{}: the gold file has the token `{token}` on this line but the \
+                     predictions have none: the files are not aligned line by line",
+                    i + 1
+                );
+            }
             if !gold.last().unwrap().is_empty() {
                 gold.push(Vec::new());
                 predicted.push(Vec::new());
@@ -509,6 +522,21 @@ pub fn parse_conlleval(
     if gold.is_empty() {
         bail!("{name}: no tagged lines");
     }
+    if let Some(lines) = gold_lines {
+        let left: Vec<usize> = (lines_read..lines.len())
+            .filter(|&i| is_token(&lines[i].split_whitespace().collect::<Vec<_>>()))
+            .collect();
+        if let Some(first) = left.first() {
+            let scored: usize = predicted.iter().map(Vec::len).sum();
+            bail!(
+                "{name} ends at line {lines_read} but the gold file has {} more token lines \
+                 (from line {}): the predictions cover {scored} of {} gold tokens",
+                left.len(),
+                first + 1,
+                scored + left.len()
+            );
+        }
+    }
     Ok((gold, predicted))
 }
 
@@ -518,6 +546,30 @@ mod tests {
 
     const CONLL: &str = "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\n\
         Peter NNP I-NP I-PER\n\n-DOCSTART- -X- -X- O\n\nBonn NNP I-NP I-LOC\n\n\n";
+
+    #[test]
+    fn predictions_that_stop_early_or_skip_a_gold_token_are_refused() {
+        let gold: Vec<String> = ["EU B-ORG", "rejects O", "", "Peter B-PER", "Bonn B-LOC", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let whole = "EU B-ORG\nrejects O\n\nPeter B-PER\nBonn O\n";
+        let (g, p) = parse_conlleval(whole, "p", Some(&gold)).unwrap();
+        assert_eq!((g.len(), p[1].len()), (2, 2));
+        let half = "EU B-ORG\nrejects O\n";
+        let err = parse_conlleval(half, "p", Some(&gold))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("2 more token lines (from line 4)") && err.contains("2 of 4"),
+            "{err}"
+        );
+        let gap = "EU B-ORG\nrejects O\n\n\nBonn O\n";
+        let err = parse_conlleval(gap, "p", Some(&gold))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("p:4") && err.contains("`Peter`"), "{err}");
+    }
 
     #[test]
     fn conll_sentences_documents_and_trailing_blank_lines() {

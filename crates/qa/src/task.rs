@@ -28,6 +28,7 @@ use tuning::{Metrics, Task};
 use crate::data::Example;
 use crate::head::QuestionAnswering;
 use crate::metrics;
+use tuning::app::cli::at_least;
 
 #[derive(Debug, Clone)]
 pub struct Feature {
@@ -51,13 +52,13 @@ pub struct Settings {
     #[arg(long, default_value_t = 128)]
     pub doc_stride: usize,
     /// Questions longer than this many tokens are cut to it.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = at_least::<1>)]
     pub max_query_length: usize,
     /// Start and end candidates per window, and answers kept in the n-best list.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = at_least::<1>)]
     pub n_best_size: usize,
     /// Longest answer in tokens.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = at_least::<1>)]
     pub max_answer_length: usize,
     /// v2.0: unanswerable questions exist, and the null answer competes with spans (set
     /// from the data).
@@ -229,6 +230,14 @@ pub fn prepare(
         .iter()
         .filter(|e| !e.is_impossible && e.answers.is_empty())
         .count();
+    if unusable == train.len() {
+        bail!(
+            "{}: none of its {} questions has a usable answer (an answer at its offset, or \
+             is_impossible): there is nothing to train on",
+            train_path.display(),
+            train.len()
+        );
+    }
     let settings = Settings {
         version_2_with_negative: train_v2 || validation_v2,
         ..settings.clone()

@@ -42,6 +42,14 @@ impl Markers {
                     tokenizer.source().display()
                 ),
             };
+            if tokenizer.is_special(*id) {
+                bail!(
+                    "the marker token `{token}` is a special token of {} (the model gives it \
+                     its own meaning: [CLS], [SEP], [PAD], ...); choose --markers unused, punct \
+                     or four ordinary tokens",
+                    tokenizer.source().display()
+                );
+            }
         }
         Ok(ids)
     }

@@ -167,6 +167,21 @@ pub fn score_files(gold: &Path, predictions: &Path, other: &str) -> Result<Repor
             gold.display()
         );
     }
+    // A label the gold key never uses is refused, not scored as a class of its own: it is a
+    // mistake in the predictions file (another task's model, a shifted column).
+    let gold_label_set: HashSet<&str> = gold_entries.iter().map(|(_, l, _)| l.as_str()).collect();
+    if let Some((id, label, line)) = predicted
+        .iter()
+        .find(|(_, label, _)| !gold_label_set.contains(label.as_str()))
+    {
+        let mut known: Vec<&str> = gold_label_set.iter().copied().collect();
+        known.sort();
+        bail!(
+            "{name}:{line}: id {id}: `{label}` is not a label of the gold key {} (labels: {})",
+            gold.display(),
+            known.join(", ")
+        );
+    }
     let by_id: HashMap<&str, &str> = predicted
         .iter()
         .map(|(id, label, _)| (id.as_str(), label.as_str()))
@@ -179,6 +194,14 @@ pub fn score_files(gold: &Path, predictions: &Path, other: &str) -> Result<Repor
     let report = score(&gold_labels, &predicted_labels, other);
     if report.skipped == report.examples {
         bail!("{name}: no prediction for any id of {}", gold.display());
+    }
+    if report.skipped > 0 {
+        eprintln!(
+            "relation: warning: {} of {} gold ids have no prediction in {name}: they count as \
+             skipped (wrong in the accuracy, missed in the recall), as the official scorer \
+             counts them",
+            report.skipped, report.examples
+        );
     }
     Ok(report)
 }

@@ -174,13 +174,25 @@ pub fn prepare(
             (all, validation, validation_path.display().to_string())
         }
     };
+    // The classes are the training file's (with --holdout, the held-out part is of it too); a
+    // label of a validation file that training never saw could never be predicted, so it is
+    // refused (as sentiment and ner refuse it).
+    let training_file = match holdout {
+        Some(_) => validation.as_slice(),
+        None => &[],
+    };
     let labels = crate::data::label_names(
         train
             .iter()
-            .chain(&validation)
+            .chain(training_file)
             .filter_map(|e| e.label.as_deref()),
     );
     let task = RelationTask::new(labels, head, markers);
+    for example in &validation {
+        task.label_id(example).map_err(|err| {
+            anyhow!("{err}: validation labels must be labels of the training data")
+        })?;
+    }
     eprintln!(
         "relation: {} training examples from {}, {} validation from {}; {} labels; head {}, \
          markers {}",

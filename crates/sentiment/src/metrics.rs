@@ -93,12 +93,9 @@ pub fn score_files(gold: &Path, predictions: &Path, columns: &Columns) -> Result
         );
     }
     let by_index: HashMap<usize, &String> = predicted.iter().map(|(i, l)| (*i, l)).collect();
-    let labels = LabelSet::from_names(
-        examples
-            .iter()
-            .filter_map(|e| e.label.as_deref())
-            .chain(predicted.iter().map(|(_, l)| l.as_str())),
-    );
+    // The classes are the gold data's: a predicted label outside them is a mistake in the
+    // predictions file (another task's model, a shifted column), never a class of its own.
+    let labels = LabelSet::from_names(examples.iter().filter_map(|e| e.label.as_deref()));
     let gold_ids = labels.ids(&examples)?;
     let predicted_ids = examples
         .iter()
@@ -110,7 +107,15 @@ pub fn score_files(gold: &Path, predictions: &Path, columns: &Columns) -> Result
                     e.index
                 )
             })?;
-            Ok(labels.id(label).expect("added above"))
+            labels.id(label).ok_or_else(|| {
+                anyhow!(
+                    "{}: index {}: `{label}` is not a label of {} (labels: {})",
+                    predictions.display(),
+                    e.index,
+                    gold.display(),
+                    labels.names.join(", ")
+                )
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(report(&gold_ids, &predicted_ids, &labels.names))

@@ -14,17 +14,30 @@ pub use kernels::allocator::{keep_freed_memory, peak_rss_bytes};
 #[derive(Args, Clone, Copy, Debug)]
 pub struct InferenceFlags {
     /// Inputs per batch.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = at_least::<1>)]
     pub batch_size: usize,
     /// Longest input in tokens; longer inputs are handled as in training (default: the length
-    /// the model was trained with).
-    #[arg(long)]
+    /// the model was trained with; at least 8, at most the model's positions).
+    #[arg(long, value_parser = at_least::<{ crate::engine::run_dir::MIN_SEQ_LENGTH }>)]
     pub max_seq_length: Option<usize>,
     /// Arithmetic of the linear layers' products: f32 (the default: transformers' numbers) or
     /// f16 (CPUs with AVX512-FP16: ~1.4x faster inference, outputs move by ~1e-3;
     /// BENCHMARKS.md "f16 inference").
     #[arg(long, value_enum, default_value = "f32")]
     pub precision: PrecisionFlag,
+}
+
+/// A clap value parser for a count that must be at least `MIN`: the range is checked when
+/// the command line is read, with the flag named by clap.
+pub fn at_least<const MIN: usize>(text: &str) -> Result<usize, String> {
+    let value: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    if value < MIN {
+        return Err(format!("must be at least {MIN}, got {value}"));
+    }
+    Ok(value)
 }
 
 /// `--precision`: the command-line spelling of [`Precision`].

@@ -9,7 +9,7 @@ use encoder::{EncoderConfig, ModelDir, Tokenizer};
 
 use super::cli::InferenceFlags;
 use crate::engine::evaluation::predict_all;
-use crate::engine::run_dir::{MAX_SEQ_LENGTH_KEY, fit_max_len};
+use crate::engine::run_dir::{MAX_SEQ_LENGTH_KEY, check_positions, fit_max_len};
 use crate::task::Task;
 
 /// What [`Inference::run`] returns: the features and the model's output for each.
@@ -53,7 +53,7 @@ impl<T: Task> Inference<T> {
             );
         }
         let trained = trained_length(&config, dir).unwrap_or(default_len);
-        let max_seq_length = fit_max_len(flags.max_seq_length.unwrap_or(trained), &config);
+        let max_seq_length = fit_max_len(flags.max_seq_length.unwrap_or(trained), &config)?;
         Ok(Self {
             task,
             model: loaded.model,
@@ -71,6 +71,7 @@ impl<T: Task> Inference<T> {
         let features = self
             .task
             .featurize(examples, &self.tokenizer, self.max_seq_length)?;
+        check_positions(&self.task, &features, self.max_seq_length)?;
         let outputs = predict_all(
             &self.task,
             &self.model,

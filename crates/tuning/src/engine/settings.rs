@@ -296,10 +296,29 @@ impl TrainingArgs {
                 self.gradient_accumulation_steps,
             ),
             ("logging_steps", self.logging_steps),
-            ("max_seq_length", self.max_seq_length),
         ];
         for (name, value) in positive {
             if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
+        let shortest = super::run_dir::MIN_SEQ_LENGTH;
+        if self.max_seq_length < shortest {
+            bail!(
+                "max_seq_length must be at least {shortest} (the special tokens and some text), \
+                 got {}",
+                self.max_seq_length
+            );
+        }
+        for (name, value) in [
+            ("save_steps", Some(self.save_steps)),
+            ("eval_steps", self.eval_steps),
+            ("save_total_limit", self.save_total_limit),
+            ("early_stopping_patience", self.early_stopping_patience),
+            ("max_train_samples", self.max_train_samples),
+            ("max_eval_samples", self.max_eval_samples),
+        ] {
+            if value == Some(0) {
                 bail!("{name} must be at least 1");
             }
         }

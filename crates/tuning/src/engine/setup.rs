@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use encoder::{EncoderConfig, Kernels, Tokenizer, load_pretrained_with};
 
-use super::run_dir::fit_max_len;
+use super::run_dir::{check_positions, fit_max_len};
 use super::settings::{IntervalStrategy, TrainingArgs};
 use crate::task::Task;
 
@@ -74,7 +74,7 @@ impl<T: Task> Setup<T> {
             model = crate::strategy::lora::apply(model, settings)
                 .map_err(|e| anyhow!("strategy: {e}"))?;
         }
-        let max_len = fit_max_len(args.max_seq_length, &config);
+        let max_len = fit_max_len(args.max_seq_length, &config)?;
         Ok(Self {
             model,
             config,
@@ -118,8 +118,13 @@ impl<'a, T: Task> Features<'a, T> {
         if train_features.is_empty() {
             bail!("no training features: the training set is empty");
         }
+        check_positions(task, &train_features, max_len)?;
         let validation = match validation {
-            Some(e) => Some((e, task.featurize(e, tokenizer, max_len)?)),
+            Some(e) => {
+                let features = task.featurize(e, tokenizer, max_len)?;
+                check_positions(task, &features, max_len)?;
+                Some((e, features))
+            }
             None => None,
         };
         let lengths = train_features.iter().map(|f| task.feature_len(f)).collect();

@@ -129,19 +129,47 @@ pub fn remove_temporaries(dir: &Path) -> usize {
     removed
 }
 
+/// The shortest `max_seq_length` accepted: room for the special tokens and some text (a
+/// tokenizer given less than its special tokens need stops truncating altogether).
+pub const MIN_SEQ_LENGTH: usize = 8;
+
 /// `requested` capped at the model's `max_position_embeddings` (longer inputs would index
 /// past the position table), as transformers caps `max_seq_length` at the tokenizer's
-/// `model_max_length`; says so when it caps.
-pub fn fit_max_len(requested: usize, config: &EncoderConfig) -> usize {
+/// `model_max_length`; says so when it caps. Shorter than [`MIN_SEQ_LENGTH`] is an error.
+pub fn fit_max_len(requested: usize, config: &EncoderConfig) -> Result<usize> {
+    if requested < MIN_SEQ_LENGTH {
+        bail!(
+            "max_seq_length {requested} is too short: at least {MIN_SEQ_LENGTH} tokens (the \
+             special tokens and some text)"
+        );
+    }
     let limit = config.max_position_embeddings;
     if requested > limit {
         eprintln!(
             "warning: max_seq_length {requested} is longer than the model's \
              max_position_embeddings {limit}; using {limit}"
         );
-        return limit;
+        return Ok(limit);
     }
-    requested
+    Ok(requested)
+}
+
+/// Refuses features longer than the model's position table (a task that featurized past
+/// `max_seq_length` would otherwise fail deep inside the model): names the first.
+pub fn check_positions<T: Task>(task: &T, features: &[T::Feature], limit: usize) -> Result<()> {
+    if let Some((i, f)) = features
+        .iter()
+        .enumerate()
+        .find(|(_, f)| task.feature_len(f) > limit)
+    {
+        bail!(
+            "{}: input {} has {} tokens, more than the model's {limit} positions",
+            task.name(),
+            i + 1,
+            task.feature_len(f)
+        );
+    }
+    Ok(())
 }
 
 /// What an export records besides the task's own entries.
