@@ -98,9 +98,9 @@ pub struct TokenizedWindow {
 
 impl TokenizedWindow {
     fn from_encoding(encoding: &Encoding) -> Self {
-        let sequence_ids = (0..encoding.len())
-            .map(|i| encoding.get_sequence_ids()[i])
-            .collect();
+        // `get_sequence_ids` builds a fresh vector on each call: once per window, not per
+        // token (per token made a long text quadratic).
+        let sequence_ids = encoding.get_sequence_ids();
         Self {
             input_ids: encoding.get_ids().to_vec(),
             token_type_ids: encoding.get_type_ids().to_vec(),

@@ -29,6 +29,16 @@ pub struct Sentence {
     pub source: String,
 }
 
+impl Sentence {
+    /// "file:line" of word `i` (the sentence's own place where the line is not known).
+    pub fn word_source(&self, i: usize) -> String {
+        match (self.source.rsplit_once(':'), self.lines.get(i)) {
+            (Some((file, _)), Some(line)) => format!("{file}:{line}"),
+            _ => self.source.clone(),
+        }
+    }
+}
+
 /// Which columns of a CoNLL-style file hold the word and the tag.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Columns {
@@ -37,20 +47,23 @@ pub struct Columns {
     pub tag: Option<usize>,
 }
 
-/// Loads sentences (`.jsonl`/`.json` as JSONL, anything else as CoNLL columns).
+/// Loads sentences (`.jsonl`/`.json` as JSONL, anything else as CoNLL columns; `-`: stdin,
+/// JSONL when it starts with `{`).
 /// `tagged`: whether tags are expected (training, evaluation) or not (prediction input,
 /// where a CoNLL file may still carry gold tags).
 pub fn load(path: &Path, columns: Columns, tagged: bool) -> Result<Vec<Sentence>> {
     let text = tuning::app::cli::read_utf8(path)?;
-    let name = path.display().to_string();
-    let jsonl = matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("jsonl" | "json")
-    );
+    parse(&text, path, columns, tagged)
+}
+
+/// [`load`] of an input's text (`path` names it and says its format).
+pub fn parse(text: &str, path: &Path, columns: Columns, tagged: bool) -> Result<Vec<Sentence>> {
+    let name = tuning::app::cli::input_name(path);
+    let jsonl = tuning::app::cli::is_jsonl(path, text);
     let sentences = if jsonl {
-        parse_jsonl(&text, &name, tagged)?
+        parse_jsonl(text, &name, tagged)?
     } else {
-        parse_conll(&text, &name, columns, tagged)?
+        parse_conll(text, &name, columns, tagged)?
     };
     if sentences.is_empty() {
         bail!("{name}: no sentences");
@@ -323,15 +336,18 @@ impl Reading {
         Ok(normalized)
     }
 
-    /// Sentences to tag: their gold tags are read (and checked) when every line has one.
-    pub fn load_for_prediction(&self, path: &Path) -> Result<Vec<Sentence>> {
-        match load(path, self.columns()?, true) {
+    /// Sentences to tag, and the input's text (read once: `-` is stdin): their gold tags are
+    /// read (and checked) when every line has one.
+    pub fn load_for_prediction(&self, path: &Path) -> Result<(Vec<Sentence>, String)> {
+        let text = tuning::app::cli::read_utf8(path)?;
+        let sentences = match parse(&text, path, self.columns()?, true) {
             Ok(mut tagged) if tagged.iter().all(|s| s.original_tags.is_some()) => {
                 self.normalize(&mut tagged, path)?;
-                Ok(tagged)
+                tagged
             }
-            _ => load(path, self.columns()?, false),
-        }
+            _ => parse(&text, path, self.columns()?, false)?,
+        };
+        Ok((sentences, text))
     }
 }
 

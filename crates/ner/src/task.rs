@@ -11,6 +11,7 @@
 //! labels and predictions.
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -78,15 +79,15 @@ impl NerTask {
         labels
     }
 
-    fn label_id(&self, tag: &str, sentence: &Sentence) -> Result<i64> {
+    /// The id of `tag`, or an error naming where it is (`at`: "file:line").
+    fn label_id(&self, tag: &str, at: &str) -> Result<i64> {
         self.labels
             .iter()
             .position(|l| l == tag)
             .map(|i| i as i64)
             .ok_or_else(|| {
                 anyhow!(
-                    "{}: unknown tag `{tag}` (the model knows: {})",
-                    sentence.source,
+                    "{at}: unknown tag `{tag}` (the model knows: {})",
                     self.labels.join(", ")
                 )
             })
@@ -249,7 +250,14 @@ impl NerTask {
 
     /// conlleval lines for `predict`: `word gold predicted` (`word predicted` for untagged
     /// input), a blank line after each sentence.
-    pub fn conll_lines(sentences: &[Sentence], tags: &[Vec<String>]) -> Result<Vec<u8>> {
+    pub fn conll_lines(
+        sentences: &[Sentence],
+        tags: &[Vec<String>],
+        layout: Option<&str>,
+    ) -> Result<Vec<u8>> {
+        if let Some(original) = layout {
+            return Ok(Self::conll_in_layout(sentences, tags, original));
+        }
         let mut out = Vec::new();
         for (sentence, tags) in sentences.iter().zip(tags) {
             for (i, (word, tag)) in sentence.words.iter().zip(tags).enumerate() {
@@ -261,6 +269,35 @@ impl NerTask {
             writeln!(out)?;
         }
         Ok(out)
+    }
+
+    /// The predictions line for line as the CoNLL input `original` lays them out: each word on
+    /// its own line, `-DOCSTART-` lines kept, other lines blank. `score --gold` then reads the
+    /// output against the input it came from.
+    fn conll_in_layout(sentences: &[Sentence], tags: &[Vec<String>], original: &str) -> Vec<u8> {
+        let mut at_line: HashMap<usize, (usize, usize)> = HashMap::new();
+        for (s, sentence) in sentences.iter().enumerate() {
+            for (w, &line) in sentence.lines.iter().enumerate() {
+                at_line.insert(line, (s, w));
+            }
+        }
+        let mut out = String::with_capacity(original.len() + original.len() / 4);
+        for (i, line) in original.lines().enumerate() {
+            match at_line.get(&(i + 1)) {
+                Some(&(s, w)) => {
+                    let (sentence, tag) = (&sentences[s], &tags[s][w]);
+                    let word = &sentence.words[w];
+                    match &sentence.original_tags {
+                        Some(gold) => out.push_str(&format!("{word} {} {tag}", gold[w])),
+                        None => out.push_str(&format!("{word} {tag}")),
+                    }
+                }
+                None if line.trim_start().starts_with("-DOCSTART-") => out.push_str(line.trim()),
+                None => {}
+            }
+            out.push('\n');
+        }
+        out.into_bytes()
     }
 
     /// JSONL per sentence: its words, the labels and each word's first sub-token logits.
@@ -290,11 +327,18 @@ impl NerTask {
                 .into_iter()
                 .collect();
             found.sort_by_key(|e| e.1);
+            // Byte position of each character (and of the end), once per line: offsets are in
+            // characters, and counting them from the start for each entity was quadratic.
+            let at: Vec<usize> = text
+                .char_indices()
+                .map(|(b, _)| b)
+                .chain([text.len()])
+                .collect();
             let entities: Vec<serde_json::Value> = found
                 .into_iter()
                 .map(|(kind, first, last)| {
                     let (start, end) = (words[first].1, words[last].2);
-                    let surface: String = text.chars().skip(start).take(end - start).collect();
+                    let surface = &text[at[start]..at[end]];
                     json!({"type": kind, "text": surface, "start": start, "end": end})
                 })
                 .collect();
@@ -391,10 +435,11 @@ pub fn predictions(
         }
         return NerTask::entity_lines(&lines, &found, &tag(model, &found.sentences)?.tags);
     }
-    let sentences = reading.load_for_prediction(input)?;
+    let (sentences, original) = reading.load_for_prediction(input)?;
     let tagged = tag(model, &sentences)?;
+    let layout = (!tuning::app::cli::is_jsonl(input, &original)).then_some(original.as_str());
     match format {
-        "conll" => NerTask::conll_lines(&sentences, &tagged.tags),
+        "conll" => NerTask::conll_lines(&sentences, &tagged.tags, layout),
         "logits" => model.task.logit_lines(&sentences, &tagged),
         other => bail!("unknown --format `{other}` (conll, logits)"),
     }
@@ -477,7 +522,8 @@ impl Task for NerTask {
             let tag_ids = match &sentence.tags {
                 Some(tags) => Some(
                     tags.iter()
-                        .map(|t| self.label_id(t, sentence))
+                        .enumerate()
+                        .map(|(i, t)| self.label_id(t, &sentence.word_source(i)))
                         .collect::<Result<Vec<i64>>>()?,
                 ),
                 None => None,
@@ -508,7 +554,7 @@ impl Task for NerTask {
                                 Some(kind) => format!("I-{kind}"),
                                 None => tag.clone(),
                             };
-                            labels[t] = self.label_id(&inside, sentence)?;
+                            labels[t] = self.label_id(&inside, &sentence.word_source(local))?;
                         }
                     }
                 }

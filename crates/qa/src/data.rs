@@ -53,10 +53,10 @@ impl LoadReport {
     }
 }
 
-/// Reads SQuAD JSON (`.json`, `.json.gz`) or JSONL (`.jsonl`, `.jsonl.gz`).
+/// Reads SQuAD JSON (`.json`, `.json.gz`) or JSONL (`.jsonl`, `.jsonl.gz`); `-` reads stdin.
 pub fn load(path: &Path) -> Result<(Vec<Example>, LoadReport)> {
-    let name = path.display().to_string();
-    let raw = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+    let name = tuning::app::cli::input_name(path);
+    let raw = tuning::app::cli::read_bytes(path)?;
     let gz = name.ends_with(".gz");
     let bytes = if gz {
         let mut out = Vec::new();
@@ -79,7 +79,12 @@ pub fn load(path: &Path) -> Result<(Vec<Example>, LoadReport)> {
     } else {
         name.clone()
     };
-    let (examples, report) = if stem.ends_with(".jsonl") {
+    // stdin: SQuAD JSON is one object with `data`; anything else is read as JSONL.
+    let jsonl = match tuning::app::cli::is_stdin(path) {
+        true => serde_json::from_str::<Value>(&text).map_or(true, |v| v.get("data").is_none()),
+        false => stem.ends_with(".jsonl"),
+    };
+    let (examples, report) = if jsonl {
         parse_jsonl(&text, &shown)?
     } else {
         parse_squad(&text, &shown)?

@@ -95,11 +95,8 @@ fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// `require_labels`: every example must carry a label (training and evaluation data).
 pub fn load(path: &Path, require_labels: bool) -> Result<Vec<Example>> {
     let text = tuning::app::cli::read_utf8(path)?;
-    let name = path.display().to_string();
-    let is_jsonl = matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("jsonl" | "json")
-    );
+    let name = tuning::app::cli::input_name(path);
+    let is_jsonl = tuning::app::cli::is_jsonl(path, &text);
     let examples = if is_jsonl {
         parse_jsonl(&text, &name)?
     } else {

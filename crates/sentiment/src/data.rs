@@ -344,7 +344,12 @@ pub fn read_lines(input: impl BufRead, columns: &Columns) -> Result<Vec<Example>
 pub fn read_predictions(path: &Path) -> Result<Vec<(usize, String)>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let is_tsv = path.extension().and_then(|e| e.to_str()) == Some("tsv");
+    // By content, whatever the file is called: JSONL lines are objects; GLUE's
+    // `index<TAB>prediction` file starts with its header.
+    let is_tsv = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|first| !first.trim_start().starts_with('{'));
     parse_predictions(&text, &path.display().to_string(), is_tsv)
 }
 
@@ -353,7 +358,8 @@ pub fn parse_predictions(text: &str, name: &str, is_tsv: bool) -> Result<Vec<(us
     let mut predictions = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let at = format!("{name}:{}", i + 1);
-        if line.trim().is_empty() || (is_tsv && i == 0) {
+        let header = is_tsv && predictions.is_empty() && line.starts_with("index\t");
+        if line.trim().is_empty() || header {
             continue;
         }
         if is_tsv {
@@ -623,5 +629,22 @@ mod tests {
         assert!(err.to_string().contains("p.tsv:2: index is not a number"));
         let err = parse_predictions("{\"score\": 1}\n", "p.jsonl", false).unwrap_err();
         assert!(err.to_string().contains("p.jsonl:1: missing field `label`"));
+    }
+
+    #[test]
+    fn a_glue_predictions_file_is_read_by_its_content_whatever_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["SST-2.tsv", "SST-2.txt", "predictions"] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, "index\tprediction\n0\t1\n1\t0\n").unwrap();
+            assert_eq!(
+                read_predictions(&path).unwrap(),
+                [(0, "1".to_string()), (1, "0".to_string())],
+                "{name}"
+            );
+        }
+        let path = dir.path().join("p.tsv");
+        std::fs::write(&path, "{\"label\": \"pos\"}\n").unwrap();
+        assert_eq!(read_predictions(&path).unwrap(), [(0, "pos".to_string())]);
     }
 }

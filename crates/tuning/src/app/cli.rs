@@ -102,6 +102,9 @@ pub fn sample_file(relative: &str) -> PathBuf {
 /// The name of a data file for naming what is written about it (`eval_<stem>.json`): the
 /// file name without its extension, and without `.json` before a `.gz`.
 pub fn file_stem(path: &Path) -> String {
+    if is_stdin(path) {
+        return "stdin".into();
+    }
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
@@ -115,7 +118,7 @@ pub fn file_stem(path: &Path) -> String {
 /// A data file as UTF-8 text (a leading byte-order mark dropped), or an error naming the
 /// line of the first byte that is not UTF-8.
 pub fn read_utf8(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = read_bytes(path)?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(match text.strip_prefix('\u{feff}') {
             Some(rest) => rest.to_string(),
@@ -128,11 +131,48 @@ pub fn read_utf8(path: &Path) -> Result<String> {
             anyhow::bail!(
                 "{}:{line}: not valid UTF-8 (byte 0x{:02x} at offset {at}); convert the file \
                  to UTF-8",
-                path.display(),
+                input_name(path),
                 bytes[at]
             )
         }
     }
+}
+
+/// Whether `path` is `-`, which every input flag reads as stdin.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// How messages name an input: its path, or `stdin` for `-`.
+pub fn input_name(path: &Path) -> String {
+    if is_stdin(path) {
+        "stdin".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// The bytes of a file, or of stdin for `-`.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    if is_stdin(path) {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)
+            .context("cannot read stdin")?;
+        return Ok(bytes);
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// Whether an input is JSON lines: by its extension (`.jsonl`, `.json`), or for stdin by its
+/// first non-blank character.
+pub fn is_jsonl(path: &Path, text: &str) -> bool {
+    if is_stdin(path) {
+        return text.trim_start().starts_with('{');
+    }
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("jsonl" | "json")
+    )
 }
 
 /// Prints what `train` reports on stdout (JSON): where the run is and its best evaluation.
@@ -194,6 +234,7 @@ mod tests {
         assert_eq!(file_stem(Path::new("d/validation.tsv")), "validation");
         assert_eq!(file_stem(Path::new("dev-v1.1.json.gz")), "dev-v1.1");
         assert_eq!(file_stem(Path::new(".json")), ".json");
+        assert_eq!(file_stem(Path::new("-")), "stdin");
     }
 
     #[test]
