@@ -29,12 +29,38 @@ pub struct Table {
 /// Reads the `wanted` columns (name, and whether the file must have it) of a Parquet file
 /// (`.parquet`) or an Arrow IPC file (a stream for `.arrows`).
 pub fn read(path: &Path, wanted: &[(&str, bool)]) -> Result<Table> {
-    let batches = if path.extension().and_then(|e| e.to_str()) == Some("parquet") {
-        read_parquet(path)?
-    } else {
-        read_arrow(path)?
-    };
-    to_table(path, &batches, wanted)
+    let parquet = path.extension().and_then(|e| e.to_str()) == Some("parquet");
+    let format = if parquet { "Parquet" } else { "Arrow IPC" };
+    contained(path, format, || {
+        let batches = if parquet {
+            read_parquet(path)?
+        } else {
+            read_arrow(path)?
+        };
+        to_table(path, &batches, wanted)
+    })
+}
+
+/// Runs `read`, turning a panic inside it into an error naming the file: the arrow and
+/// parquet readers assert on some corrupt files (offsets past a buffer, negative lengths:
+/// found by fuzzing, `crates/fuzz/regressions/`) instead of returning an error. The panic
+/// message is not printed (the error carries it).
+fn contained<T>(path: &Path, format: &str, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    std::panic::set_hook(hook);
+    result.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(anyhow!(
+            "{}: not a readable {format} file (the reader failed: {message})",
+            path.display()
+        ))
+    })
 }
 
 fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
@@ -72,7 +98,11 @@ fn read_arrow(path: &Path) -> Result<Vec<RecordBatch>> {
 
 fn to_table(path: &Path, batches: &[RecordBatch], wanted: &[(&str, bool)]) -> Result<Table> {
     let Some(first) = batches.first() else {
-        return Ok(Table::default());
+        // No record batch: no rows (and no column to find).
+        return Ok(Table {
+            found: vec![false; wanted.len()],
+            rows: Vec::new(),
+        });
     };
     let schema = first.schema();
     let mut indices = Vec::new();
