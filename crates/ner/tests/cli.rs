@@ -355,3 +355,89 @@ fn inference_uses_the_sequence_length_the_model_was_trained_with() {
         64,
     );
 }
+
+#[test]
+fn predictions_keep_the_inputs_lines_so_they_score_against_it_and_a_cut_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tuning::test_support::cli::fixture("checkpoints/token-classification");
+    let predicted = dir.path().join("predicted.txt");
+    let input = std::fs::read_to_string(validation()).unwrap();
+    ok(&ner(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--input",
+        s(&validation()),
+        "--output",
+        s(&predicted),
+    ]));
+    let output = std::fs::read_to_string(&predicted).unwrap();
+    assert_eq!(
+        output.lines().count(),
+        input.lines().count(),
+        "line for line"
+    );
+    assert_eq!(
+        output.matches("-DOCSTART-").count(),
+        input.matches("-DOCSTART-").count(),
+        "document boundaries kept"
+    );
+    let scored = |predictions: &Path| {
+        ner(&[
+            "score",
+            "--predictions",
+            s(predictions),
+            "--gold",
+            s(&validation()),
+        ])
+    };
+    let report: Value = serde_json::from_str(&ok(&scored(&predicted))).unwrap();
+    assert!(report["f1"].as_f64().is_some(), "{report}");
+    // The same from stdin, in CoNLL mode.
+    let piped =
+        ok(&binary().run_with_stdin(&["predict", "--model", s(&model), "--input", "-"], &input));
+    assert_eq!(piped, output);
+    // A predictions file that stops halfway is refused, with how much it covers.
+    let half: String = output
+        .lines()
+        .take(input.lines().count() / 2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let cut = dir.path().join("cut.txt");
+    std::fs::write(&cut, half).unwrap();
+    let refused = err(&scored(&cut));
+    assert!(
+        refused.contains("more token lines") && refused.contains("gold tokens"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_bad_validation_tag_in_train_is_named_by_its_own_line_and_no_run_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("validation.conll");
+    let text = std::fs::read_to_string(validation()).unwrap();
+    // The third word of the first sentence (line 5 of the file).
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    assert!(lines[4].ends_with(" O"), "{}", lines[4]);
+    lines[4] = lines[4].replace(" O", " I-FOO");
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    let run = dir.path().join("run");
+    let model = tiny();
+    let out = err(&ner(&[
+        "train",
+        "--model",
+        s(&model),
+        "--validation",
+        s(&bad),
+        "--output-dir",
+        s(&run),
+        "--max-steps",
+        "1",
+    ]));
+    assert!(
+        out.contains("validation.conll:5:") && out.contains("FOO"),
+        "{out}"
+    );
+    assert!(!run.join("training_args.json").exists());
+}

@@ -269,3 +269,76 @@ fn train_eval_predict_score_agree_with_each_other() {
     assert_eq!(scored["f1"], eval["report"]["f1"]);
     assert_eq!(scored["exact_match"], eval["report"]["exact_match"]);
 }
+
+#[test]
+fn degenerate_settings_and_a_training_set_without_usable_answers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = tuning::test_support::cli::tiny_model();
+    let run = dir.path().join("run");
+    let base = [
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--output-dir",
+        run.to_str().unwrap(),
+        "--max-steps",
+        "1",
+    ];
+    for flag in ["--max-query-length", "--n-best-size", "--max-answer-length"] {
+        let mut args = base.to_vec();
+        args.extend([flag, "0"]);
+        let out = qa(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(flag) && stderr.contains("at least 1"),
+            "{stderr}"
+        );
+    }
+    // Every answer points past its context.
+    let shifted = dir.path().join("train.jsonl");
+    let text = std::fs::read_to_string(root().join("data/qa/train.jsonl")).unwrap();
+    let broken: String = text
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v["answers"]["answer_start"] = serde_json::json!([100_000]);
+            format!("{v}\n")
+        })
+        .collect();
+    std::fs::write(&shifted, broken).unwrap();
+    let mut args = base.to_vec();
+    args.extend(["--train", shifted.to_str().unwrap()]);
+    let out = qa(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("nothing to train on"),
+        "{stderr}"
+    );
+    assert!(!run.join("model.safetensors").exists(), "no model exported");
+}
+
+#[test]
+fn eval_reads_squad_json_from_stdin() {
+    let model = tuning::test_support::cli::fixture("checkpoints/question-answering");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("model");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(&model).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    }
+    let data = std::fs::read_to_string(fixture("dev-v1.json")).unwrap();
+    let binary = Binary::new(env!("CARGO_BIN_EXE_qa"));
+    let out = binary.run_with_stdin(
+        &["eval", "--model", copy.to_str().unwrap(), "--data", "-"],
+        &data,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["report"]["total"], 6, "{report}");
+    assert!(copy.join("eval_stdin.json").is_file());
+}

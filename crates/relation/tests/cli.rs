@@ -323,3 +323,93 @@ fn inference_uses_the_sequence_length_the_model_was_trained_with() {
         64,
     );
 }
+
+#[test]
+fn unseen_validation_labels_special_markers_and_unknown_predicted_labels_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny();
+    let train = dir.path().join("train.jsonl");
+    let line = |label: &str| {
+        format!(
+            "{{\"text\": \"The author wrote a novel.\", \"e1\": [4, 10], \"e2\": [19, 24], \"label\": \"{label}\"}}\n"
+        )
+    };
+    std::fs::write(&train, line("wrote") + &line("read")).unwrap();
+    let unseen = dir.path().join("validation.jsonl");
+    std::fs::write(&unseen, line("wrote") + &line("sold")).unwrap();
+    let run = dir.path().join("run");
+    let base = [
+        "train",
+        "--model",
+        s(&model),
+        "--train",
+        s(&train),
+        "--output-dir",
+        s(&run),
+        "--max-steps",
+        "1",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--validation", s(&unseen), "--markers", "punct"]);
+    let out = err(&relation(&args));
+    assert!(
+        out.contains("validation.jsonl:2") && out.contains("`sold`"),
+        "{out}"
+    );
+    assert!(out.contains("labels of the training data"), "{out}");
+    let mut args = base.to_vec();
+    args.extend([
+        "--validation",
+        s(&train),
+        "--markers",
+        "[CLS],[SEP],[PAD],[MASK]",
+    ]);
+    let out = err(&relation(&args));
+    assert!(out.contains("`[CLS]` is a special token"), "{out}");
+    assert!(!run.join("training_args.json").exists());
+
+    let predictions = dir.path().join("predictions.txt");
+    std::fs::write(
+        &predictions,
+        "1\tCause-Effect(e1,e2)\n2\tFriend-Of(e1,e2)\n",
+    )
+    .unwrap();
+    let key = root().join("tests/fixtures/relation/key.txt");
+    let out = err(&relation(&[
+        "score",
+        "--gold",
+        s(&key),
+        "--predictions",
+        s(&predictions),
+    ]));
+    assert!(
+        out.contains("predictions.txt:2") && out.contains("`Friend-Of(e1,e2)` is not a label"),
+        "{out}"
+    );
+    std::fs::write(&predictions, "1\tCause-Effect(e1,e2)\n").unwrap();
+    let out = relation(&["score", "--gold", s(&key), "--predictions", s(&predictions)]);
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && warned.contains("of 9 gold ids have no prediction"),
+        "{warned}"
+    );
+}
+
+#[test]
+fn predict_reads_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, _) = train(dir.path(), "entity-start", "1");
+    let input = std::fs::read_to_string(validation()).unwrap();
+    let from_file = ok(&relation(&[
+        "predict",
+        "--model",
+        s(&run),
+        "--input",
+        s(&validation()),
+    ]));
+    let binary = Binary::new(env!("CARGO_BIN_EXE_relation"));
+    let piped =
+        ok(&binary.run_with_stdin(&["predict", "--model", s(&run), "--input", "-"], &input));
+    assert_eq!(piped, from_file);
+    assert!(!from_file.is_empty());
+}

@@ -293,3 +293,61 @@ fn inference_uses_the_sequence_length_the_model_was_trained_with() {
         64,
     );
 }
+
+#[test]
+fn degenerate_lengths_and_unknown_predicted_labels_are_refused() {
+    let model = tuning::test_support::cli::fixture("checkpoints/sequence-classification");
+    let validation = root().join("data/sentiment/validation.tsv");
+    for command in ["eval", "predict"] {
+        let data = if command == "eval" {
+            "--data"
+        } else {
+            "--input"
+        };
+        for length in ["0", "1", "7"] {
+            let out = err(&sentiment(&[
+                command,
+                "--model",
+                s(&model),
+                data,
+                s(&validation),
+                "--max-seq-length",
+                length,
+            ]));
+            assert!(
+                out.contains("--max-seq-length") && out.contains("at least 8"),
+                "{out}"
+            );
+        }
+        let out = err(&sentiment(&[
+            command,
+            "--model",
+            s(&model),
+            data,
+            s(&validation),
+            "--batch-size",
+            "0",
+        ]));
+        assert!(out.contains("--batch-size"), "{out}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let predictions = dir.path().join("predictions.txt");
+    let examples = std::fs::read_to_string(&validation)
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    let mut text = String::from("index\tprediction\n");
+    for i in 0..examples {
+        text.push_str(&format!("{i}\t{}\n", if i == 3 { "positive" } else { "1" }));
+    }
+    std::fs::write(&predictions, text).unwrap();
+    let out = err(&sentiment(&[
+        "score",
+        "--gold",
+        s(&validation),
+        "--predictions",
+        s(&predictions),
+    ]));
+    assert!(out.contains("index 3: `positive` is not a label"), "{out}");
+}

@@ -89,6 +89,20 @@ impl Binary {
         );
     }
 
+    /// Starts it with `args` in the repository root, in the background: stdout and stderr go
+    /// to `log` (a pipe nobody reads could fill and stall it).
+    pub fn spawn(&self, args: &[&str], log: &Path) -> std::process::Child {
+        let file = std::fs::File::create(log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        Command::new(&self.path)
+            .args(args)
+            .current_dir(root())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.path.display()))
+    }
+
     /// Runs it with `args` in the repository root, `stdin` on its standard input.
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = Command::new(&self.path)
