@@ -24,8 +24,8 @@ fn sentiment() -> Binary {
     Binary::new(&binary_path())
 }
 
-/// A run of 80 steps (the 320 sample examples, batch 4), a checkpoint every 5 steps, evaluated per
-/// epoch: long enough to be killed in the middle.
+/// A run of 240 steps (three epochs of the 320 sample examples, batch 4), a checkpoint every
+/// 5 steps, evaluated per epoch: long enough to be killed in the middle.
 fn long_run(run: &Path) -> Vec<String> {
     let tiny = tiny_model();
     [
@@ -37,7 +37,7 @@ fn long_run(run: &Path) -> Vec<String> {
         "--per-device-train-batch-size",
         "4",
         "--num-train-epochs",
-        "1",
+        "3",
         "--learning-rate",
         "1e-3",
         "--save-steps",
@@ -115,14 +115,14 @@ fn kill_9_in_the_middle_of_training_then_resume_gives_the_uninterrupted_runs_bit
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(
-        !killed.join("checkpoints/checkpoint-80").exists(),
+        !killed.join("checkpoints/checkpoint-240").exists(),
         "killed before its end"
     );
 
     ok(&sentiment().run(&strs(&with(&long_run(&killed), &["--resume"]))));
     for file in [
-        "checkpoints/checkpoint-80/model.safetensors",
-        "checkpoints/checkpoint-80/optimizer.safetensors",
+        "checkpoints/checkpoint-240/model.safetensors",
+        "checkpoints/checkpoint-240/optimizer.safetensors",
         "model.safetensors",
     ] {
         assert!(
@@ -164,7 +164,7 @@ fn a_second_writer_is_refused_with_the_first_ones_pid_and_the_first_run_stays_wh
         .filter(|r| r.get("loss").is_some())
         .map(|r| r["step"].as_u64().unwrap())
         .collect();
-    assert_eq!(steps, (1..=80).collect::<Vec<u64>>(), "one run's log");
+    assert_eq!(steps, (1..=240).collect::<Vec<u64>>(), "one run's log");
     assert_eq!(json_file(&run.join("training_args.json"))["seed"], 42);
 }
 
