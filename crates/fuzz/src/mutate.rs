@@ -1,28 +1,9 @@
 //! Seeded mutations of byte strings: bit flips, interesting bytes, deletions, duplications,
 //! dictionary tokens, splices of two inputs, truncation. The same seed gives the same inputs.
 
-/// A small, fast, seeded generator (SplitMix64).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
+/// The seeded generator of the mutations: the engine's SplitMix64 (the same on every
+/// platform, so a seed replays the same inputs).
+pub use tuning::engine::sampler::SplitMix64 as Rng;
 
 /// Bytes that break parsers: separators, quotes, brackets, digits, signs, NUL, high bytes.
 const INTERESTING: &[u8] = b"\t\n\r \",:{}[]-+.0123456789eE\\\x00\xff\xc3\xa9<>()#$";

@@ -536,6 +536,17 @@ impl Task for QaTask {
                 .map_err(|e| anyhow!("{}: finetune_qa: {e}", path.display()))?,
             None => Settings::default(),
         };
+        // The same ranges as the flags (an edited config.json must not reach the windowing).
+        let s: &Settings = &settings;
+        for (name, value) in [
+            ("max_query_length", s.max_query_length),
+            ("n_best_size", s.n_best_size),
+            ("max_answer_length", s.max_answer_length),
+        ] {
+            if value == 0 {
+                bail!("{}: finetune_qa.{name} must be at least 1", path.display());
+            }
+        }
         Ok(QaTask { settings })
     }
 
