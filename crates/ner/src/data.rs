@@ -452,12 +452,11 @@ pub fn read_conlleval(
     path: &Path,
     gold_from: Option<&Path>,
 ) -> Result<(TagSequences, TagSequences)> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+    let name = tuning::app::cli::input_name(path);
+    let text = tuning::app::cli::read_utf8(path)?;
     let gold_lines: Option<Vec<String>> = match gold_from {
         Some(g) => Some(
-            std::fs::read_to_string(g)
-                .with_context(|| format!("cannot read {}", g.display()))?
+            tuning::app::cli::read_utf8(g)?
                 .lines()
                 .map(str::to_string)
                 .collect(),

@@ -397,6 +397,11 @@ fn predictions_keep_the_inputs_lines_so_they_score_against_it_and_a_cut_file_is_
     let piped =
         ok(&binary().run_with_stdin(&["predict", "--model", s(&model), "--input", "-"], &input));
     assert_eq!(piped, output);
+    let from_stdin = ok(&binary().run_with_stdin(
+        &["score", "--predictions", "-", "--gold", s(&validation())],
+        &output,
+    ));
+    assert_eq!(serde_json::from_str::<Value>(&from_stdin).unwrap(), report);
     // A predictions file that stops halfway is refused, with how much it covers.
     let half: String = output
         .lines()

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 
 /// An answer span: its text and its first character in the context.
@@ -322,9 +322,8 @@ pub fn read_map<T: serde::de::DeserializeOwned>(
     path: &Path,
     what: &str,
 ) -> Result<HashMap<String, T>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {} as UTF-8 text", path.display()))?;
-    parse_map(&text, &path.display().to_string(), what)
+    let text = tuning::app::cli::read_utf8(path)?;
+    parse_map(&text, &tuning::app::cli::input_name(path), what)
 }
 
 /// [`read_map`] of a file's text.

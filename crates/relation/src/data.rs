@@ -321,7 +321,7 @@ pub fn parse_jsonl(text: &str, name: &str) -> Result<Vec<Example>> {
 /// Returns (id, label, line) in file order; duplicate ids are errors, as in the scorer.
 pub fn read_key(path: &Path) -> Result<Vec<(String, String, usize)>> {
     let text = tuning::app::cli::read_utf8(path)?;
-    let name = path.display();
+    let name = tuning::app::cli::input_name(path);
     let mut entries = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (line_no, line) in numbered_lines(&text) {

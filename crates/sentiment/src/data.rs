@@ -340,17 +340,16 @@ pub fn read_lines(input: impl BufRead, columns: &Columns) -> Result<Vec<Example>
 }
 
 /// Predicted labels by example index, from `predict`'s JSONL (`label`, and `index` or the
-/// line order) or a GLUE submission TSV (`.tsv`: a header, then index<TAB>prediction).
+/// line order) or a GLUE submission TSV (a header, then index<TAB>prediction); `-`: stdin.
 pub fn read_predictions(path: &Path) -> Result<Vec<(usize, String)>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = tuning::app::cli::read_utf8(path)?;
     // By content, whatever the file is called: JSONL lines are objects; GLUE's
     // `index<TAB>prediction` file starts with its header.
     let is_tsv = text
         .lines()
         .find(|l| !l.trim().is_empty())
         .is_some_and(|first| !first.trim_start().starts_with('{'));
-    parse_predictions(&text, &path.display().to_string(), is_tsv)
+    parse_predictions(&text, &tuning::app::cli::input_name(path), is_tsv)
 }
 
 /// [`read_predictions`] of a file's text (`name` for errors).
