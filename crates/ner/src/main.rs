@@ -100,7 +100,7 @@ impl TaskApp for Ner {
         files: &TrainFiles,
         reading: &Reading,
         flags: &TrainFlags,
-        _: &TrainingArgs,
+        args: &TrainingArgs,
     ) -> Result<Prepared<NerTask>> {
         let settings = NerTask {
             labels: Vec::new(),
@@ -109,8 +109,10 @@ impl TaskApp for Ner {
             doc_stride: flags.doc_stride,
             mode: flags.strict.mode(),
         };
+        let (train, validation) = (&files.train, &files.validation);
+        let length = args.max_seq_length;
         let (task, train, validation) =
-            task::prepare(&files.train, &files.validation, reading, settings)?;
+            task::prepare(train, validation, reading, settings, length)?;
         Ok(Prepared {
             task,
             train,

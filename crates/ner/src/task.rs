@@ -79,6 +79,18 @@ impl NerTask {
         labels
     }
 
+    /// A window of `max_seq_length` tokens must hold `doc_stride` shared tokens, `[CLS]`,
+    /// `[SEP]` and at least one new token.
+    pub fn check_window(&self, max_seq_length: usize) -> Result<()> {
+        if max_seq_length <= self.doc_stride + 2 {
+            bail!(
+                "doc_stride {} must be less than max_seq_length {max_seq_length} - 2",
+                self.doc_stride
+            );
+        }
+        Ok(())
+    }
+
     /// The id of `tag`, or an error naming where it is (`at`: "file:line").
     fn label_id(&self, tag: &str, at: &str) -> Result<i64> {
         self.labels
@@ -373,7 +385,9 @@ pub fn prepare(
     validation_path: &Path,
     reading: &Reading,
     settings: NerTask,
+    max_seq_length: usize,
 ) -> Result<(NerTask, Vec<Sentence>, Vec<Sentence>)> {
+    settings.check_window(max_seq_length)?;
     let (train, normalized) = reading.load_tagged(train_path)?;
     let (validation, _) = reading.load_tagged(validation_path)?;
     let task = NerTask {
@@ -477,12 +491,7 @@ impl Task for NerTask {
         tokenizer: &Tokenizer,
         max_seq_length: usize,
     ) -> Result<Vec<Feature>> {
-        if max_seq_length <= self.doc_stride + 2 {
-            anyhow::bail!(
-                "max_seq_length {max_seq_length} must exceed doc_stride {} + 2",
-                self.doc_stride
-            );
-        }
+        self.check_window(max_seq_length)?;
         let plain = EncodeOptions {
             add_special_tokens: false,
             ..EncodeOptions::default()

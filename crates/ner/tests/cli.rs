@@ -113,7 +113,12 @@ fn train_eval_predict_score_agree_with_each_other() {
     let written = std::fs::read_to_string(&predictions).unwrap();
     let source = std::fs::read_to_string(validation()).unwrap();
     assert_eq!(words_per_sentence(&written), words_per_sentence(&source));
-    let first = written.lines().next().unwrap();
+    // The input's layout is kept: its -DOCSTART- line comes first.
+    assert_eq!(written.lines().next(), source.lines().next());
+    let first = written
+        .lines()
+        .find(|l| !l.is_empty() && !l.starts_with("-DOCSTART-"))
+        .unwrap();
     let first_source = source
         .lines()
         .find(|l| !l.is_empty() && !l.starts_with("-DOCSTART-"))
@@ -445,4 +450,18 @@ fn a_bad_validation_tag_in_train_is_named_by_its_own_line_and_no_run_is_written(
         "{out}"
     );
     assert!(!run.join("training_args.json").exists());
+    // A stride the window cannot hold is refused before any model is read.
+    let out = err(&ner(&[
+        "train",
+        "--model",
+        s(&dir.path().join("no-model")),
+        "--doc-stride",
+        "126",
+        "--max-seq-length",
+        "128",
+    ]));
+    assert!(
+        out.contains("doc_stride 126 must be less than max_seq_length 128"),
+        "{out}"
+    );
 }

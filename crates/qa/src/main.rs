@@ -79,9 +79,11 @@ impl TaskApp for Qa {
         files: &TrainFiles,
         _: &NoFlags,
         settings: &Settings,
-        _: &TrainingArgs,
+        args: &TrainingArgs,
     ) -> Result<Prepared<QaTask>> {
-        let (task, train, validation) = task::prepare(&files.train, &files.validation, settings)?;
+        let (train, validation) = (&files.train, &files.validation);
+        let (task, train, validation) =
+            task::prepare(train, validation, settings, args.max_seq_length)?;
         Ok(Prepared {
             task,
             train,

@@ -69,6 +69,22 @@ pub struct Settings {
     pub null_score_diff_threshold: f64,
 }
 
+impl Settings {
+    /// A window of `max_seq_length` tokens must hold a question of `max_query_length`
+    /// tokens, three special tokens, `doc_stride` shared context tokens and one more.
+    pub fn check_window(&self, max_seq_length: usize) -> Result<()> {
+        if self.max_query_length + self.doc_stride + 3 >= max_seq_length {
+            bail!(
+                "max_seq_length {max_seq_length} leaves no room for context after a question of \
+                 up to max_query_length {} tokens and a doc_stride of {}",
+                self.max_query_length,
+                self.doc_stride
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Default for Settings {
     /// run_qa's defaults (as the flags' defaults above).
     fn default() -> Self {
@@ -223,7 +239,9 @@ pub fn prepare(
     train_path: &Path,
     validation_path: &Path,
     settings: &Settings,
+    max_seq_length: usize,
 ) -> Result<(QaTask, Vec<Example>, Vec<Example>)> {
+    settings.check_window(max_seq_length)?;
     let (train, train_v2) = crate::data::load_reporting(train_path)?;
     let (validation, validation_v2) = crate::data::load_reporting(validation_path)?;
     let unusable = train
@@ -376,14 +394,7 @@ impl Task for QaTask {
         max_seq_length: usize,
     ) -> Result<Vec<Feature>> {
         let s = &self.settings;
-        if s.max_query_length + s.doc_stride + 3 >= max_seq_length {
-            bail!(
-                "max_seq_length {max_seq_length} leaves no room for context after a question of \
-                 up to max_query_length {} tokens and a doc_stride of {}",
-                s.max_query_length,
-                s.doc_stride
-            );
-        }
+        s.check_window(max_seq_length)?;
         let options = EncodeOptions {
             max_length: Some(max_seq_length),
             truncation: Truncation::OnlySecond,

@@ -294,6 +294,23 @@ fn degenerate_settings_and_a_training_set_without_usable_answers_are_refused() {
             "{stderr}"
         );
     }
+    // A question and stride the window cannot hold: refused before any model is read.
+    let out = qa(&[
+        "train",
+        "--model",
+        "no-model",
+        "--max-query-length",
+        "64",
+        "--doc-stride",
+        "64",
+        "--max-seq-length",
+        "128",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("leaves no room for context"),
+        "{stderr}"
+    );
     // Every answer points past its context.
     let shifted = dir.path().join("train.jsonl");
     let text = std::fs::read_to_string(root().join("data/qa/train.jsonl")).unwrap();
