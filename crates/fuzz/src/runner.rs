@@ -21,7 +21,12 @@ pub struct Outcome {
     pub seconds: f64,
     /// The slowest input's time.
     pub slowest: Duration,
+    /// Inputs that took longer than [`SLOW`] (at most 5 kept), with their time.
+    pub slow: Vec<(Vec<u8>, Duration)>,
 }
+
+/// An input slower than this is kept for a look: a loader should refuse bad input quickly.
+pub const SLOW: Duration = Duration::from_secs(1);
 
 /// Runs `target` on `runs` inputs: each a seed (or the previous input, to go further from
 /// the seeds) mutated 1 to 4 times. `work` is a directory for the input file.
@@ -46,6 +51,9 @@ pub fn fuzz(target: &Target, seeds: &[Vec<u8>], runs: u64, seed: u64, work: &Pat
         }
         let (result, took) = run_one(target, &path, &input);
         outcome.slowest = outcome.slowest.max(took);
+        if took > SLOW && outcome.slow.len() < 5 {
+            outcome.slow.push((input.clone(), took));
+        }
         outcome.runs += 1;
         match result {
             Ok(true) => outcome.accepted += 1,

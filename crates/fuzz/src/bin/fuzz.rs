@@ -18,7 +18,7 @@ struct Args {
     /// Seed of the mutations (the same seed replays the same inputs).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Where panicking inputs are written.
+    /// Where panicking inputs (and inputs slower than a second) are written.
     #[arg(long, default_value = "target/fuzz-crashes")]
     crashes: PathBuf,
     /// Also write the counts as JSON here.
@@ -77,6 +77,20 @@ fn run(args: Args) -> Result<()> {
             ));
             std::fs::write(&path, input)?;
             println!("  panic: {message} (input: {})", path.display());
+        }
+        for (input, took) in &outcome.slow {
+            std::fs::create_dir_all(&args.crashes)?;
+            let path = args.crashes.join(format!(
+                "{}-slow-{:016x}.bin",
+                target.name,
+                fuzz::runner::fnv(input)
+            ));
+            std::fs::write(&path, input)?;
+            println!(
+                "  slow: {:.1} s (input: {})",
+                took.as_secs_f64(),
+                path.display()
+            );
         }
         crashed += outcome.panics;
         rows.push(serde_json::json!({

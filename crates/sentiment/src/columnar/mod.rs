@@ -7,6 +7,8 @@
 //! another type is an error naming the file, the row (from 1) and the column. What the values
 //! mean (text, label, index) is [`crate::data`]'s business.
 
+mod pages;
+
 use std::fs::File;
 use std::path::Path;
 
@@ -65,14 +67,44 @@ fn contained<T>(path: &Path, format: &str, read: impl FnOnce() -> Result<T>) -> 
 
 fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| anyhow!("{}: not a readable Parquet file: {e}", path.display()))?
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
+    let chunks = chunks_of(builder.metadata());
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    pages::check(&bytes, &chunks).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let reader = builder
         .build()
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow!("{}: cannot decode: {e}", path.display()))?;
     Ok(batches)
+}
+
+/// Each column chunk's first page offset and compressed length, from the file's metadata.
+fn chunks_of(metadata: &parquet::file::metadata::ParquetMetaData) -> pages::Chunks {
+    metadata
+        .row_groups()
+        .iter()
+        .flat_map(|group| group.columns())
+        .filter_map(|column| {
+            let start = column
+                .dictionary_page_offset()
+                .unwrap_or(column.data_page_offset());
+            Some((
+                u64::try_from(start).ok()?,
+                u64::try_from(column.compressed_size()).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// [`chunks_of`] a file (for tests).
+#[cfg(test)]
+fn parquet_chunks(path: &Path) -> Result<pages::Chunks> {
+    let file = File::open(path)?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?;
+    Ok(chunks_of(builder.metadata()))
 }
 
 fn read_arrow(path: &Path) -> Result<Vec<RecordBatch>> {
