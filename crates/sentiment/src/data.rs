@@ -73,6 +73,18 @@ fn format_of(path: &Path) -> Result<Format> {
     }
 }
 
+/// The format of text data by its first line: JSON lines start with `{`, TSV has a tab.
+fn text_format(text: &str) -> Format {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    if first.trim_start().starts_with('{') {
+        Format::Jsonl
+    } else if first.contains('\t') {
+        Format::Tsv
+    } else {
+        Format::Csv
+    }
+}
+
 /// Whether labels must be present (training, evaluation) or may be absent (prediction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Labels {
@@ -80,17 +92,22 @@ pub enum Labels {
     Optional,
 }
 
-/// Reads a data file. Empty files and files without examples are errors.
+/// Reads a data file (`-`: stdin, JSONL, TSV or CSV by its content). Empty files and files
+/// without examples are errors.
 pub fn load(path: &Path, columns: &Columns, labels: Labels) -> Result<Vec<Example>> {
-    let format = format_of(path)?;
+    let stdin = tuning::app::cli::is_stdin(path);
+    let format = if stdin { Format::Tsv } else { format_of(path)? };
     let examples = match format {
         Format::Parquet | Format::Arrow => load_columnar(path, columns, labels)?,
         Format::Tsv | Format::Csv | Format::Jsonl => {
             let text = tuning::app::cli::read_utf8(path)?;
+            let format = if stdin { text_format(&text) } else { format };
+            // Messages name stdin as `stdin`.
+            let shown = if stdin { Path::new("stdin") } else { path };
             match format {
-                Format::Tsv => load_delimited(path, &text, b'\t', columns, labels)?,
-                Format::Csv => load_delimited(path, &text, b',', columns, labels)?,
-                _ => load_jsonl(path, &text, columns, labels)?,
+                Format::Tsv => load_delimited(shown, &text, b'\t', columns, labels)?,
+                Format::Csv => load_delimited(shown, &text, b',', columns, labels)?,
+                _ => load_jsonl(shown, &text, columns, labels)?,
             }
         }
     };
@@ -628,6 +645,13 @@ mod tests {
         assert!(err.to_string().contains("p.tsv:2: index is not a number"));
         let err = parse_predictions("{\"score\": 1}\n", "p.jsonl", false).unwrap_err();
         assert!(err.to_string().contains("p.jsonl:1: missing field `label`"));
+    }
+
+    #[test]
+    fn stdin_data_is_read_as_jsonl_tsv_or_csv_by_its_first_line() {
+        assert_eq!(text_format("\n{\"sentence\": \"a\"}\n"), Format::Jsonl);
+        assert_eq!(text_format("sentence\tlabel\n"), Format::Tsv);
+        assert_eq!(text_format("sentence,label\n"), Format::Csv);
     }
 
     #[test]
