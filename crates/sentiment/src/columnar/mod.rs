@@ -7,6 +7,7 @@
 //! another type is an error naming the file, the row (from 1) and the column. What the values
 //! mean (text, label, index) is [`crate::data`]'s business.
 
+mod ipc;
 mod pages;
 
 use std::fs::File;
@@ -108,6 +109,8 @@ fn parquet_chunks(path: &Path) -> Result<pages::Chunks> {
 }
 
 fn read_arrow(path: &Path) -> Result<Vec<RecordBatch>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    ipc::check(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let stream = path.extension().and_then(|e| e.to_str()) == Some("arrows");
     let batches: Vec<RecordBatch> = if stream {

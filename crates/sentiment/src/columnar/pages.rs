@@ -4,8 +4,11 @@
 //! fuzzing: 1.4 KB -> 1.8 GB resident, seconds to fail). No codec this build reads (snappy,
 //! gzip, lz4) expands data more than deflate's 1032:1, so a page that claims more is refused.
 //!
+//! Likewise a dictionary page's number of values: the crate allocates them all (a fuzz input
+//! claimed 2^31 eight-byte values), and each takes at least a byte of the page.
+//!
 //! The headers are Thrift compact-protocol structs; [`skip_struct`] walks one without knowing
-//! its schema, reading only the two sizes it needs.
+//! its schema, reading only the sizes it needs.
 
 use anyhow::{Result, bail};
 
@@ -26,10 +29,21 @@ pub fn check(bytes: &[u8], chunks: &Chunks) -> Result<usize> {
         let end = start.saturating_add(length).min(bytes.len() as u64) as usize;
         let mut at = start as usize;
         while at < end {
-            let Some((uncompressed, compressed, header)) = page_sizes(&bytes[at..end]) else {
+            let Some(page) = page_header(&bytes[at..end]) else {
                 return Ok(pages);
             };
+            let (uncompressed, compressed, header) =
+                (page.uncompressed, page.compressed, page.length);
             pages += 1;
+            // Every dictionary value takes at least a byte of the page.
+            if let Some(values) = page.dictionary_values
+                && values > uncompressed + SLACK
+            {
+                bail!(
+                    "the dictionary page at byte {at} claims {values} values in {uncompressed} \
+                     bytes: the file is corrupt"
+                );
+            }
             if uncompressed > compressed.saturating_mul(MAX_RATIO) + SLACK {
                 bail!(
                     "the page at byte {at} claims {uncompressed} bytes uncompressed from \
@@ -45,9 +59,19 @@ pub fn check(bytes: &[u8], chunks: &Chunks) -> Result<usize> {
 }
 
 /// A page header's uncompressed and compressed sizes and its own length in bytes.
-fn page_sizes(bytes: &[u8]) -> Option<(u64, u64, usize)> {
+/// What [`check`] reads of a page header.
+struct PageHeader {
+    uncompressed: u64,
+    compressed: u64,
+    /// The header's own length in bytes.
+    length: usize,
+    /// A dictionary page's number of values.
+    dictionary_values: Option<u64>,
+}
+
+fn page_header(bytes: &[u8]) -> Option<PageHeader> {
     let mut reader = Compact { bytes, at: 0 };
-    let (mut uncompressed, mut compressed) = (None, None);
+    let (mut uncompressed, mut compressed, mut dictionary_values) = (None, None, None);
     let mut id: i16 = 0;
     loop {
         let header = reader.byte()?;
@@ -55,19 +79,39 @@ fn page_sizes(bytes: &[u8]) -> Option<(u64, u64, usize)> {
         if kind == 0 {
             break;
         }
-        let delta = (header >> 4) as i16;
-        id = if delta == 0 {
-            reader.zigzag()? as i16
-        } else {
-            id.checked_add(delta)?
-        };
+        id = reader.field_id(header, id)?;
         match (id, kind) {
             (2, 5) => uncompressed = Some(u64::try_from(reader.zigzag()?).ok()?),
             (3, 5) => compressed = Some(u64::try_from(reader.zigzag()?).ok()?),
+            // DictionaryPageHeader { 1: num_values, ... }
+            (7, 12) => dictionary_values = Some(first_i32(&mut reader)?),
             _ => reader.skip(kind, 0)?,
         }
     }
-    Some((uncompressed?, compressed?, reader.at))
+    Some(PageHeader {
+        uncompressed: uncompressed?,
+        compressed: compressed?,
+        length: reader.at,
+        dictionary_values,
+    })
+}
+
+/// Field 1 (an i32) of a struct, the rest skipped.
+fn first_i32(reader: &mut Compact<'_>) -> Option<u64> {
+    let mut value = None;
+    let mut id: i16 = 0;
+    loop {
+        let header = reader.byte()?;
+        let kind = header & 0x0f;
+        if kind == 0 {
+            return value;
+        }
+        id = reader.field_id(header, id)?;
+        match (id, kind) {
+            (1, 5) => value = Some(u64::try_from(reader.zigzag()?).ok()?),
+            _ => reader.skip(kind, 1)?,
+        }
+    }
 }
 
 /// A cursor over Thrift compact-protocol bytes.
@@ -93,6 +137,14 @@ impl Compact<'_> {
             }
         }
         None
+    }
+
+    /// The id of the field whose header byte is `header`, after field `last`.
+    fn field_id(&mut self, header: u8, last: i16) -> Option<i16> {
+        match (header >> 4) as i16 {
+            0 => i16::try_from(self.zigzag()?).ok(),
+            delta => last.checked_add(delta),
+        }
     }
 
     fn zigzag(&mut self) -> Option<i64> {
@@ -206,7 +258,12 @@ mod tests {
     #[test]
     fn reads_the_sizes_and_length_of_a_header() {
         let h = header(1000, 40);
-        assert_eq!(page_sizes(&h), Some((1000, 40, h.len())));
+        let page = page_header(&h).unwrap();
+        assert_eq!(
+            (page.uncompressed, page.compressed, page.length),
+            (1000, 40, h.len())
+        );
+        assert_eq!(page.dictionary_values, None);
     }
 
     #[test]
@@ -222,6 +279,27 @@ mod tests {
         good.extend(vec![0u8; 80]);
         assert_eq!(check(&good, &vec![(0, good.len() as u64)]).unwrap(), 2);
         assert_eq!(second, header(4000, 100).len() + 100);
+    }
+
+    #[test]
+    fn a_dictionary_page_with_more_values_than_bytes_is_refused() {
+        // type 2 (dictionary page), sizes 100/100, field 7: struct {1: num_values}, stop.
+        let page = |values: &[u8]| {
+            let mut h = vec![0x15, 0x04, 0x15, 0xc8, 0x01, 0x15, 0xc8, 0x01, 0x4c, 0x15];
+            h.extend(values);
+            h.extend([0x15, 0x00, 0x00, 0x00]);
+            h.extend(vec![0u8; 100]);
+            h
+        };
+        let few = page(&[40]);
+        assert_eq!(check(&few, &vec![(0, few.len() as u64)]).unwrap(), 1);
+        // 2^31 - 1 values in 100 bytes.
+        let many = page(&[0xfe, 0xff, 0xff, 0xff, 0x0f]);
+        let err = check(&many, &vec![(0, many.len() as u64)]).unwrap_err();
+        assert!(
+            err.to_string().contains("claims 2147483647 values"),
+            "{err}"
+        );
     }
 
     #[test]
