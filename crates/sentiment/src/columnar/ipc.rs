@@ -12,19 +12,21 @@ use anyhow::{Result, bail};
 
 /// Refuses a record batch (or dictionary batch) whose row count, or any column's length, is
 /// larger than 8 rows per byte of the file. A message that cannot be read is left for arrow
-/// to report. Returns how many batch headers it read (a file's batches twice: through its
-/// footer and in order).
+/// to report. Returns how many batch headers it read.
 pub fn check(bytes: &[u8]) -> Result<usize> {
     let limit = 8 * bytes.len() as u64 + 1024;
     let mut batches = 0;
-    // A file: the footer lists where each batch is (that is what arrow reads).
-    for at in footer_blocks(bytes)? {
-        if let Some((message, _)) = message_at(bytes, at) {
-            batches += check_message(&message, limit, bytes.len())?;
+    // A file: the footer lists where each batch is, and that is all arrow reads of it.
+    if let Some(blocks) = footer_blocks(bytes)? {
+        for at in blocks {
+            if let Some((message, _)) = message_at(bytes, at) {
+                batches += check_message(&message, limit, bytes.len())?;
+            }
         }
+        return Ok(batches);
     }
-    // A stream (and a file's messages in order).
-    let mut at = if bytes.starts_with(b"ARROW1") { 8 } else { 0 };
+    // A stream: message after message.
+    let mut at = 0;
     while let Some((message, end)) = message_at(bytes, at) {
         batches += check_message(&message, limit, bytes.len())?;
         let Ok(body) = usize::try_from(message.bodyLength()) else {
@@ -42,23 +44,24 @@ pub fn check(bytes: &[u8]) -> Result<usize> {
     Ok(batches)
 }
 
-/// The offsets of the record batch and dictionary blocks a file's footer lists; a block that
-/// reaches past the end of the file is an error (arrow allocates a block's stated size before
-/// it reads it).
-fn footer_blocks(bytes: &[u8]) -> Result<Vec<usize>> {
+/// The offsets of the record batch and dictionary blocks a file's footer lists (`None`: not
+/// a file, or a footer arrow cannot read either); a block that reaches past the end of the
+/// file is an error (arrow allocates a block's stated size before it reads it).
+fn footer_blocks(bytes: &[u8]) -> Result<Option<Vec<usize>>> {
     let n = bytes.len();
-    if n < 18 || !bytes.starts_with(b"ARROW1") || !bytes.ends_with(b"ARROW1") {
-        return Ok(Vec::new());
+    // What arrow checks of a file: the trailing magic (not the leading one).
+    if n < 10 || !bytes.ends_with(b"ARROW1") {
+        return Ok(None);
     }
     let length = i32::from_le_bytes(bytes[n - 10..n - 6].try_into().expect("4 bytes"));
     let Some(start) = usize::try_from(length)
         .ok()
         .and_then(|l| (n - 10).checked_sub(l))
     else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let Ok(footer) = arrow_ipc::root_as_footer(&bytes[start..n - 10]) else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let blocks = footer.recordBatches().into_iter().flatten();
     let dictionaries = footer.dictionaries().into_iter().flatten();
@@ -75,7 +78,7 @@ fn footer_blocks(bytes: &[u8]) -> Result<Vec<usize>> {
         }
         offsets.push(offset as usize);
     }
-    Ok(offsets)
+    Ok(Some(offsets))
 }
 
 /// The message at `at` (after an optional continuation marker and its length) and where its
