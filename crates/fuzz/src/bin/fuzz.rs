@@ -36,6 +36,15 @@ fn main() {
     }
 }
 
+/// Writes `input` to `dir/TARGET-KINDHASH.bin`; returns the path.
+fn keep(dir: &std::path::Path, target: &str, kind: &str, input: &[u8]) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let hash = fuzz::runner::fnv(input);
+    let path = dir.join(format!("{target}-{kind}{hash:016x}.bin"));
+    std::fs::write(&path, input)?;
+    Ok(path)
+}
+
 fn run(args: Args) -> Result<()> {
     let all = fuzz::targets();
     if args.list {
@@ -69,28 +78,13 @@ fn run(args: Args) -> Result<()> {
             outcome.slowest.as_secs_f64() * 1e3
         );
         for (input, message) in &outcome.crashes {
-            std::fs::create_dir_all(&args.crashes)?;
-            let path = args.crashes.join(format!(
-                "{}-{:016x}.bin",
-                target.name,
-                fuzz::runner::fnv(input)
-            ));
-            std::fs::write(&path, input)?;
+            let path = keep(&args.crashes, target.name, "", input)?;
             println!("  panic: {message} (input: {})", path.display());
         }
         for (input, took) in &outcome.slow {
-            std::fs::create_dir_all(&args.crashes)?;
-            let path = args.crashes.join(format!(
-                "{}-slow-{:016x}.bin",
-                target.name,
-                fuzz::runner::fnv(input)
-            ));
-            std::fs::write(&path, input)?;
-            println!(
-                "  slow: {:.1} s (input: {})",
-                took.as_secs_f64(),
-                path.display()
-            );
+            let path = keep(&args.crashes, target.name, "slow-", input)?;
+            let seconds = took.as_secs_f64();
+            println!("  slow: {seconds:.1} s (input: {})", path.display());
         }
         crashed += outcome.panics;
         rows.push(serde_json::json!({
