@@ -437,7 +437,8 @@ pub struct BertModel {
 impl BertModel {
     /// A randomly initialised model (transformers' `_init_weights`), for training from scratch,
     /// tests, and as the skeleton that a checkpoint is loaded into. It computes with the
-    /// default [`Kernels`] (fused on the CPU); see [`BertModel::with_kernels`].
+    /// default [`Kernels`] as they apply on `device` (fused on the CPU, Burn's operations on
+    /// a GPU); see [`BertModel::with_kernels`].
     pub fn new(config: &EncoderConfig, with_pooler: bool, device: &Device) -> Self {
         Self {
             embeddings: BertEmbeddings::new(config, device),
@@ -447,7 +448,7 @@ impl BertModel {
                     .collect(),
             },
             pooler: with_pooler.then(|| BertPooler::new(config, device)),
-            kernels: Kernels::default(),
+            kernels: Kernels::default().for_device(device),
         }
     }
 

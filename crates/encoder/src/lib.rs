@@ -17,6 +17,7 @@
 pub mod bert;
 pub mod checkpoint;
 pub mod config;
+pub mod device;
 pub mod error;
 pub mod fsutil;
 pub mod input;
@@ -29,6 +30,7 @@ pub mod weights;
 pub use bert::{BertModel, EncoderInput, EncoderOutput};
 pub use checkpoint::LoadReport;
 pub use config::{Activation, EncoderConfig, ModelFamily};
+pub use device::{DeviceChoice, DeviceError};
 pub use error::LoadError;
 pub use kernels::{Kernels, Precision};
 pub use model_dir::{
@@ -37,15 +39,3 @@ pub use model_dir::{
 pub use ops::Ops;
 pub use tokenizer::{EncodeOptions, TokenizedWindow, Tokenizer, Truncation};
 pub use weights::{Checkpoint, HostTensor};
-
-/// The compute device: `cuda` when built with that feature, the CPU (burn-flex) otherwise.
-pub fn default_device() -> burn::tensor::Device {
-    #[cfg(feature = "cuda")]
-    {
-        burn::tensor::Device::cuda(0)
-    }
-    #[cfg(not(feature = "cuda"))]
-    {
-        burn::tensor::Device::flex()
-    }
-}

@@ -106,3 +106,20 @@ fn missing_model_says_how_to_fetch_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
+    let out = run_encode(&tiny("tiny-bert"), "", &["--device", "cuda:99"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let why = if cfg!(feature = "cuda") {
+        "CUDA device"
+    } else {
+        "built without the `cuda` feature"
+    };
+    assert!(
+        stderr.contains("--device cuda:99") && stderr.contains(why),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -9,9 +9,8 @@
 
 mod common;
 
-use burn::tensor::Device;
 use common::*;
-use encoder::{EncodeOptions, load_pretrained};
+use encoder::EncodeOptions;
 use serde_json::Value;
 
 const TOLERANCE: f32 = 1e-4;
@@ -21,8 +20,8 @@ fn minilm_matches_transformers() {
     let Some(dir) = minilm_dir_or_skip() else {
         return;
     };
-    let device = Device::flex();
-    let p = load_pretrained(&dir, &device).unwrap();
+    let device = test_device();
+    let p = load_for_test(&dir);
     let (reference, states) = minilm_reference();
     let states = safetensors::SafeTensors::deserialize(&states).unwrap();
     let options = EncodeOptions::truncate_to(512);

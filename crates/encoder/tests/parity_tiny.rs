@@ -4,6 +4,9 @@
 //! remains is summation order in matmuls and softmax; hidden states are O(1) after LayerNorm,
 //! and the fixtures' weights are large (std 0.3) so a misplaced or transposed tensor would be
 //! off by far more than that.
+//!
+//! They run on the device `FINETUNE_DEVICE` names (the CPU by default; CI also runs them with
+//! `FINETUNE_KERNELS=burn` and on wgpu), with the same tolerance.
 
 mod common;
 
@@ -16,7 +19,7 @@ use serde_json::Value;
 const TOLERANCE: f32 = 1e-5;
 
 fn device() -> Device {
-    Device::flex()
+    test_device()
 }
 
 /// Runs every reference case one at a time and checks ids and hidden states.
@@ -50,7 +53,7 @@ fn check_cases(model: &BertModel, tokenizer: &Tokenizer, cases: &Value, check_po
 
 #[test]
 fn safetensors_checkpoint_matches_transformers() {
-    let p = load_pretrained(&tiny("tiny-bert"), &device()).unwrap();
+    let p = load_for_test(&tiny("tiny-bert"));
     assert!(p.report.missing.is_empty() && p.report.unexpected.is_empty());
     assert_eq!(p.report.loaded, 5 + 16 * 2 + 2);
     check_cases(&p.model, &p.tokenizer, &reference()["cases"], true);
@@ -58,7 +61,7 @@ fn safetensors_checkpoint_matches_transformers() {
 
 #[test]
 fn padded_batch_gives_each_row_its_unpadded_result() {
-    let p = load_pretrained(&tiny("tiny-bert"), &device()).unwrap();
+    let p = load_for_test(&tiny("tiny-bert"));
     let reference = reference();
     let cases = reference["cases"].as_array().unwrap();
     let windows: Vec<_> = cases
@@ -84,7 +87,7 @@ fn padded_batch_gives_each_row_its_unpadded_result() {
 
 #[test]
 fn prefixed_task_checkpoint_loads_the_encoder_and_reports_the_head() {
-    let p = load_pretrained(&tiny("tiny-bert-prefixed"), &device()).unwrap();
+    let p = load_for_test(&tiny("tiny-bert-prefixed"));
     assert_eq!(
         p.report.unexpected,
         vec![
@@ -97,27 +100,27 @@ fn prefixed_task_checkpoint_loads_the_encoder_and_reports_the_head() {
 
 #[test]
 fn pytorch_bin_with_legacy_names_matches_transformers() {
-    let p = load_pretrained(&tiny("tiny-bert-bin"), &device()).unwrap();
+    let p = load_for_test(&tiny("tiny-bert-bin"));
     assert!(p.report.unexpected.is_empty(), "{:?}", p.report.unexpected);
     check_cases(&p.model, &p.tokenizer, &reference()["cases"], true);
 }
 
 #[test]
 fn checkpoint_without_pooler_builds_no_pooler() {
-    let p = load_pretrained(&tiny("tiny-bert-nopooler"), &device()).unwrap();
+    let p = load_for_test(&tiny("tiny-bert-nopooler"));
     assert!(p.model.pooler.is_none());
     check_cases(&p.model, &p.tokenizer, &reference()["cases"], false);
 }
 
 #[test]
 fn float16_checkpoint_is_cast_to_f32() {
-    let p = load_pretrained(&tiny("tiny-bert-f16"), &device()).unwrap();
+    let p = load_for_test(&tiny("tiny-bert-f16"));
     check_cases(&p.model, &p.tokenizer, &reference()["f16_cases"], true);
 }
 
 #[test]
 fn saved_checkpoint_has_transformers_layout_and_reloads_identically() {
-    let p = load_pretrained(&tiny("tiny-bert"), &device()).unwrap();
+    let p = load_for_test(&tiny("tiny-bert"));
     let out = tempfile::tempdir().unwrap();
     encoder::save_pretrained(out.path(), &p.model, &p.config, &p.tokenizer).unwrap();
 
@@ -152,7 +155,7 @@ fn saved_checkpoint_has_transformers_layout_and_reloads_identically() {
     assert_eq!(config["architectures"], serde_json::json!(["BertModel"]));
     assert!(out.path().join("tokenizer.json").is_file());
 
-    let reloaded = load_pretrained(out.path(), &device()).unwrap();
+    let reloaded = load_for_test(out.path());
     check_cases(
         &reloaded.model,
         &reloaded.tokenizer,
@@ -163,8 +166,9 @@ fn saved_checkpoint_has_transformers_layout_and_reloads_identically() {
 
 #[test]
 fn dropout_acts_only_in_training() {
-    let autodiff = Device::flex().autodiff();
-    let p = load_pretrained(&tiny("tiny-bert"), &autodiff).unwrap();
+    let autodiff = device().autodiff();
+    let mut p = load_pretrained(&tiny("tiny-bert"), &autodiff).unwrap();
+    p.model = p.model.with_kernels(test_kernels());
     let case = &reference()["cases"][1];
     let window = tokenize_case(&p.tokenizer, case);
     let run = |model: &BertModel| {

@@ -12,9 +12,11 @@
 //! at the top, and passes down (the encoder keeps it in its model; the optimizer in its
 //! step). This is the only crate of the workspace with `unsafe` code (SIMD intrinsics, the
 //! allocator's `mallopt`).
-//! What it is not: a backend, and it knows no model. On any device other than the CPU (CUDA)
-//! every wrapper calls Burn's own operation, and [`Kernels::BURN`] does the same on the CPU
-//! (to compare, or to rule the kernels out when chasing a numerical question).
+//! What it is not: a backend, and it knows no model. A program on any device other than the
+//! CPU (CUDA, wgpu) runs [`Kernels::BURN`] ([`Kernels::for_device`], applied once where the
+//! device is chosen): every wrapper then calls Burn's own operation. [`Kernels::BURN`] does
+//! the same on the CPU, to compare, to rule the kernels out when chasing a numerical
+//! question, and to exercise on every CI run the path a GPU takes.
 
 #[macro_use]
 mod simd;
@@ -113,15 +115,35 @@ impl Kernels {
         Ok(Self { precision, ..self })
     }
 
-    /// Whether the fused kernel applies to `tensor`: kernels on, burn-flex, f32.
+    /// These kernels as they apply on `device`: the fused kernels and f16 products exist on
+    /// burn-flex (the CPU) only, so anywhere else (a GPU) this is [`Kernels::BURN`]. Applied
+    /// once, where a model or an optimizer is built for its device; the wrappers below then
+    /// never ask which device a tensor is on.
+    pub fn for_device(self, device: &burn::tensor::Device) -> Self {
+        let on_cpu = matches!(
+            device.clone().inner().as_dispatch(),
+            DispatchDevice::Flex(_)
+        );
+        if on_cpu { self } else { Self::BURN }
+    }
+
+    /// Whether the fused kernel applies to `tensor`: kernels on and f32. A program that
+    /// computes elsewhere than on burn-flex has its kernels off ([`Kernels::for_device`]).
     fn applies<const D: usize>(&self, tensor: &Tensor<D>) -> bool {
-        self.fused && on_flex(tensor) && tensor.dtype() == DType::F32
+        let applies = self.fused && tensor.dtype() == DType::F32;
+        debug_assert!(
+            !applies || on_flex(tensor),
+            "fused CPU kernels on {:?}: build the kernels with Kernels::for_device",
+            tensor.device()
+        );
+        applies
     }
 
     /// transformers' exact `"gelu"`, `0.5·x·(1 + erf(x/√2))`: the fused kernel on the CPU,
     /// Burn's `gelu` elsewhere.
     pub fn gelu<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        if self.fused && on_flex(&x) {
+        if self.fused {
+            debug_assert!(on_flex(&x), "fused CPU kernels off the CPU");
             Tensor::from_dispatch(<Dispatch as EncoderKernels>::erf_gelu(x.into_dispatch()))
         } else {
             burn::tensor::activation::gelu(x)

@@ -465,3 +465,14 @@ fn a_bad_validation_tag_in_train_is_named_by_its_own_line_and_no_run_is_written(
         "{out}"
     );
 }
+
+#[test]
+fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    tuning::test_support::cli::assert_unusable_devices_refused(
+        &Binary::new(env!("CARGO_BIN_EXE_ner")),
+        dir.path(),
+        &[],
+        (cfg!(feature = "cuda"), cfg!(feature = "wgpu")),
+    );
+}

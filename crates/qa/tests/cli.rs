@@ -359,3 +359,14 @@ fn eval_reads_squad_json_from_stdin() {
     assert_eq!(report["report"]["total"], 6, "{report}");
     assert!(copy.join("eval_stdin.json").is_file());
 }
+
+#[test]
+fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    tuning::test_support::cli::assert_unusable_devices_refused(
+        &Binary::new(env!("CARGO_BIN_EXE_qa")),
+        dir.path(),
+        &["--output-dir", dir.path().join("out").to_str().unwrap()],
+        (cfg!(feature = "cuda"), cfg!(feature = "wgpu")),
+    );
+}

@@ -413,3 +413,14 @@ fn predict_reads_stdin() {
     assert_eq!(piped, from_file);
     assert!(!from_file.is_empty());
 }
+
+#[test]
+fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    tuning::test_support::cli::assert_unusable_devices_refused(
+        &Binary::new(env!("CARGO_BIN_EXE_relation")),
+        dir.path(),
+        &[],
+        (cfg!(feature = "cuda"), cfg!(feature = "wgpu")),
+    );
+}

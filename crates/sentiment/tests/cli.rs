@@ -351,3 +351,22 @@ fn degenerate_lengths_and_unknown_predicted_labels_are_refused() {
     ]));
     assert!(out.contains("index 3: `positive` is not a label"), "{out}");
 }
+
+#[test]
+fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    tuning::test_support::cli::assert_unusable_devices_refused(
+        &Binary::new(env!("CARGO_BIN_EXE_sentiment")),
+        dir.path(),
+        &[],
+        (cfg!(feature = "cuda"), cfg!(feature = "wgpu")),
+    );
+    let bench = Binary::new(env!("CARGO_BIN_EXE_step-bench"));
+    let output = bench.run(&["--model", s(&tiny()), "--device", "cuda:99", "--iters", "1"]);
+    assert_eq!(output.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        e.contains("--device cuda:99") && !e.contains("panicked"),
+        "{e}"
+    );
+}

@@ -376,6 +376,7 @@ fn lora_trains_adapters_only_and_exports_merged_weights_that_compute_the_same() 
         batch_size: 16,
         max_seq_length: Some(64),
         precision: tuning::app::cli::PrecisionFlag::F32,
+        device: Default::default(),
     };
     let model = tuning::app::Inference::<RegressionTask>::load(&out, &flags, 64).unwrap();
     let eval = examples(60)[40..].to_vec();

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use encoder::{default_device, load_pretrained, save_pretrained};
+use encoder::{load_pretrained, save_pretrained};
 
 #[derive(Parser, Debug)]
 #[command(about = "Rewrite an encoder checkpoint as an HF model directory (safetensors, f32)")]
@@ -24,7 +24,8 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let model_dir = args.model.unwrap_or_else(encoder::default_model_dir);
-    let device = default_device();
+    // Weights are only read and written: the CPU.
+    let device = burn::tensor::Device::flex();
     let pretrained = load_pretrained(&model_dir, &device)?;
     for warning in pretrained.report.warnings() {
         eprintln!("convert-checkpoint: {warning}");

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use encoder::{EncodeOptions, TokenizedWindow, default_device, load_pretrained};
+use encoder::{DeviceChoice, EncodeOptions, TokenizedWindow, load_pretrained};
 use serde::Deserialize;
 
 #[derive(Parser, Debug)]
@@ -27,6 +27,9 @@ struct Args {
     /// Longest input in tokens (at most the model's max_position_embeddings).
     #[arg(long, default_value_t = 512)]
     max_length: usize,
+    /// Where to compute: cpu, cuda[:N] (`cuda` feature) or wgpu (`wgpu` feature).
+    #[arg(long, env = "FINETUNE_DEVICE", default_value = "cpu")]
+    device: DeviceChoice,
 }
 
 #[derive(Deserialize)]
@@ -44,12 +47,13 @@ fn main() -> Result<()> {
         bail!("--batch-size must be at least 1");
     }
     let model_dir = args.model.unwrap_or_else(encoder::default_model_dir);
-    let device = default_device();
+    let device = args.device.open()?;
+    let kernels = args.device.kernels(encoder::Kernels::from_env())?;
     let pretrained = load_pretrained(&model_dir, &device)?;
     for warning in pretrained.report.warnings() {
         eprintln!("encode: {warning}");
     }
-    let model = pretrained.model.with_kernels(encoder::Kernels::from_env());
+    let model = pretrained.model.with_kernels(kernels);
     let tokenizer = pretrained.tokenizer;
     let max_length = args
         .max_length

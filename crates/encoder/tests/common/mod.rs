@@ -1,15 +1,41 @@
 //! Shared helpers for the encoder's integration tests: fixture paths and comparisons.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use burn::tensor::Tensor;
-use encoder::{EncodeOptions, TokenizedWindow};
+use burn::tensor::{Device, Tensor};
+use encoder::{DeviceChoice, EncodeOptions, Kernels, Pretrained, TokenizedWindow, load_pretrained};
 use serde_json::Value;
 
 /// tests/fixtures at the workspace root (written by scripts/fixtures/make-fixtures.py).
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// The device these tests compute on: `FINETUNE_DEVICE` (cpu, cuda[:N], wgpu; the CPU when
+/// unset), so that the same parity tests check a GPU build (`--features cuda` or `wgpu`).
+/// A device that cannot be opened fails the test: it never silently falls back to the CPU.
+pub fn test_device() -> Device {
+    let choice = DeviceChoice::from_env().unwrap();
+    choice
+        .open()
+        .unwrap_or_else(|e| panic!("FINETUNE_DEVICE={choice}: {e}"))
+}
+
+/// The kernels these tests compute with: `FINETUNE_KERNELS` (fused unless `burn`) as they
+/// apply on [`test_device`] (Burn's operations off the CPU).
+pub fn test_kernels() -> Kernels {
+    DeviceChoice::from_env()
+        .unwrap()
+        .kernels(Kernels::from_env())
+        .unwrap()
+}
+
+/// A model directory loaded on [`test_device`] with [`test_kernels`].
+pub fn load_for_test(dir: &Path) -> Pretrained {
+    let mut p = load_pretrained(dir, &test_device()).unwrap();
+    p.model = p.model.with_kernels(test_kernels());
+    p
 }
 
 pub fn tiny(name: &str) -> PathBuf {

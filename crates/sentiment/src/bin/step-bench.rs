@@ -15,7 +15,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use clap::{Parser, ValueEnum};
 use encoder::checkpoint::named_params;
-use encoder::{Kernels, TokenizedWindow, load_pretrained};
+use encoder::{DeviceChoice, Kernels, TokenizedWindow, load_pretrained};
 use sentiment::data::LabelSet;
 use sentiment::head::Pooling;
 use sentiment::task::{Feature, SentimentTask};
@@ -24,7 +24,6 @@ use tuning::Task;
 use tuning::app::cli::PrecisionFlag;
 use tuning::engine::Step;
 use tuning::engine::optimizer::{AdamW, AdamWConfig};
-use tuning::engine::trainer::training_device;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Mode {
@@ -56,6 +55,10 @@ struct Args {
     /// Inference products in f32 or f16 (AVX512-FP16 CPUs); training steps are always f32.
     #[arg(long, value_enum, default_value = "f32")]
     precision: PrecisionFlag,
+    /// Where to compute: cpu, cuda[:N] (`cuda` feature) or wgpu (`wgpu` feature). A GPU's
+    /// queue is drained before each iteration's clock stops.
+    #[arg(long, env = "FINETUNE_DEVICE", default_value = "cpu")]
+    device: DeviceChoice,
 }
 
 /// Token ids drawn uniformly from the vocabulary minus the first 1000 entries (BERT's
@@ -109,16 +112,22 @@ fn run(args: &Args) -> Result<()> {
     if args.seq_len < 2 || args.batch_size == 0 || args.iters == 0 {
         bail!("--seq-len must be at least 2, --batch-size and --iters at least 1");
     }
-    // As every binary: the kernels from FINETUNE_KERNELS (fused unless `burn`).
-    let kernels = Kernels::from_env().with_precision(args.precision.into())?;
+    // As every binary: the kernels from FINETUNE_KERNELS (fused unless `burn`) on the CPU,
+    // Burn's operations on a GPU.
+    let kernels = args.device.kernels(Kernels {
+        precision: args.precision.into(),
+        ..Kernels::from_env()
+    })?;
     let model_dir = match &args.model {
         Some(dir) => dir.clone(),
         None => encoder::default_model_dir(),
     };
     let device: Device = match args.mode {
-        Mode::Infer => encoder::default_device(),
-        Mode::Train => training_device(),
+        Mode::Infer => args.device.open()?,
+        Mode::Train => args.device.open()?.autodiff(),
     };
+    // Work queued on a GPU counts in the iteration that queued it.
+    let drain = |device: &Device| device.sync().map_err(|e| anyhow::anyhow!("{e:?}"));
     device.seed(args.seed);
     let pretrained = load_pretrained(&model_dir, &device)?;
     let config = pretrained.config.clone();
@@ -157,6 +166,7 @@ fn run(args: &Args) -> Result<()> {
                 let start = Instant::now();
                 let logits = task.predict(&model, &batch, &inference);
                 std::hint::black_box(logits);
+                drain(&inference)?;
                 if i >= args.warmup {
                     seconds.push(start.elapsed().as_secs_f64());
                 }
@@ -191,6 +201,7 @@ fn run(args: &Args) -> Result<()> {
                 )?;
                 model = updated;
                 std::hint::black_box(report);
+                drain(&device)?;
                 if i >= args.warmup {
                     seconds.push(start.elapsed().as_secs_f64());
                 }
@@ -211,6 +222,7 @@ fn run(args: &Args) -> Result<()> {
         "tokens_per_s": (args.batch_size * args.seq_len) as f64 / median_s,
         "peak_rss_bytes": tuning::app::cli::peak_rss_bytes(),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "device": args.device.to_string(),
         "kernels": if kernels.fused { "fused" } else { "burn" },
         "precision": kernels.precision,
     });

@@ -4,8 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use burn::tensor::Device;
 use clap::{Args, ValueEnum};
-use encoder::{Kernels, Precision};
+use encoder::{DeviceChoice, Kernels, Precision};
 /// The process settings every binary applies at start-up, and its peak memory.
 pub use kernels::allocator::{keep_freed_memory, peak_rss_bytes};
 
@@ -25,6 +26,17 @@ pub struct InferenceFlags {
     /// BENCHMARKS.md "f16 inference").
     #[arg(long, value_enum, default_value = "f32")]
     pub precision: PrecisionFlag,
+    #[command(flatten)]
+    pub device: DeviceFlag,
+}
+
+/// `--device`, for every command that runs a model.
+#[derive(Args, Clone, Copy, Debug, Default)]
+pub struct DeviceFlag {
+    /// Where to compute: cpu (the default), cuda or cuda:N (a build with the `cuda` feature),
+    /// wgpu (a build with the `wgpu` feature).
+    #[arg(long = "device", env = "FINETUNE_DEVICE", default_value = "cpu")]
+    pub choice: DeviceChoice,
 }
 
 /// A clap value parser for a count that must be at least `MIN`: the range is checked when
@@ -57,13 +69,19 @@ impl From<PrecisionFlag> for Precision {
 }
 
 impl InferenceFlags {
-    /// The kernels to run with: this process's default (`FINETUNE_KERNELS`) in the precision
-    /// asked for; an error for a zero batch size or f16 on a CPU without it.
-    pub fn kernels(&self) -> Result<Kernels> {
+    /// The device and the kernels to run with: this process's default kernels
+    /// (`FINETUNE_KERNELS`) in the precision asked for, as they apply on the device; an error
+    /// for a zero batch size, a device this build or machine lacks, or f16 where it is not.
+    pub fn device_and_kernels(&self) -> Result<(Device, Kernels)> {
         if self.batch_size == 0 {
             anyhow::bail!("--batch-size must be at least 1");
         }
-        Ok(Kernels::from_env().with_precision(self.precision.into())?)
+        let choice = self.device.choice;
+        let kernels = choice.kernels(Kernels {
+            precision: self.precision.into(),
+            ..Kernels::from_env()
+        })?;
+        Ok((choice.open()?, kernels))
     }
 }
 

@@ -36,11 +36,10 @@ impl<T: Task> Inference<T> {
     /// weights. `default_len` is the length when the model does not say (a foreign
     /// checkpoint).
     pub fn load(dir: &Path, flags: &InferenceFlags, default_len: usize) -> Result<Self> {
-        let kernels = flags.kernels()?;
+        let (device, kernels) = flags.device_and_kernels()?;
         let model_dir = ModelDir::open(dir)?;
         let config = model_dir.config()?;
         let task = T::from_export(&config, &dir.join("config.json"))?;
-        let device = encoder::default_device();
         let loaded = model_dir.load(&config, &device, |encoder| {
             task.build_model(encoder.with_kernels(kernels), &config, 0.0, &device)
         })?;

@@ -150,6 +150,8 @@ struct TrainInput {
     /// With --resume: accept changed settings or inputs (listed in metrics.jsonl).
     #[arg(long, requires = "resume")]
     allow_changed_settings: bool,
+    #[command(flatten)]
+    device: cli::DeviceFlag,
 }
 
 /// `eval`'s common flags.
@@ -262,6 +264,7 @@ fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
         resume: input.resume,
         allow_changed_settings: input.allow_changed_settings,
         kernels: Kernels::from_env(),
+        device: input.device.choice,
         data_files: vec![
             ("train".into(), files.train.clone()),
             ("validation".into(), files.validation.clone()),

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, anyhow};
 use burn::module::Module;
 use burn::tensor::Device;
 use encoder::checkpoint::named_params;
-use encoder::{EncoderConfig, Kernels, Tokenizer};
+use encoder::{DeviceChoice, EncoderConfig, Kernels, Tokenizer};
 
 use super::checkpoint;
 use super::evaluation::evaluate;
@@ -34,11 +34,6 @@ use super::step::Step;
 use crate::report::log::MetricsLog;
 use crate::task::Task;
 
-/// The compute device for training: autodiff on CUDA with the `cuda` feature, else the CPU.
-pub fn training_device() -> Device {
-    encoder::default_device().autodiff()
-}
-
 /// Fine-tunes a pretrained encoder on a task.
 pub struct Trainer<'a, T: Task> {
     pub task: &'a T,
@@ -46,8 +41,11 @@ pub struct Trainer<'a, T: Task> {
     pub model_dir: PathBuf,
     /// Continue from the newest checkpoint in `output_dir/checkpoints`.
     pub resume: bool,
-    /// How the model and the optimizer compute (the fused CPU kernels by default).
+    /// How the model and the optimizer compute (the fused CPU kernels by default; Burn's
+    /// operations off the CPU, whatever this says).
     pub kernels: Kernels,
+    /// Where to train (`--device`; the CPU by default).
+    pub device: DeviceChoice,
     /// The data files (role, path), recorded with a fingerprint in `run_inputs.json` so that
     /// `--resume` can see they are the run's.
     pub data_files: Vec<(String, PathBuf)>,
@@ -184,6 +182,7 @@ impl<'a, T: Task> Trainer<'a, T> {
             model_dir,
             resume: false,
             kernels: Kernels::default(),
+            device: DeviceChoice::Cpu,
             data_files: Vec::new(),
             task_flags: BTreeMap::new(),
             allow_changed_settings: false,
@@ -244,7 +243,7 @@ impl<'a, T: Task> Trainer<'a, T> {
         inputs.write(out)
     }
 
-    fn step(&self) -> Step {
+    fn step(&self, kernels: Kernels) -> Step {
         let args = &self.args;
         let config = AdamWConfig {
             beta1: args.adam_beta1,
@@ -253,7 +252,7 @@ impl<'a, T: Task> Trainer<'a, T> {
             weight_decay: args.weight_decay,
         };
         Step {
-            optimizer: AdamW::new(config, self.kernels),
+            optimizer: AdamW::new(config, kernels),
             max_grad_norm: args.max_grad_norm,
             seed: args.seed,
         }
@@ -268,9 +267,11 @@ impl<'a, T: Task> Trainer<'a, T> {
         let inputs =
             RunInputs::describe(&self.model_dir, &self.data_files(), self.task_flags.clone())?;
         let claim = self.claim_run_dir(&inputs)?;
-        let device = training_device();
+        // The device and what is backend-specific (the kernels), chosen here once.
+        let kernels = self.device.kernels(self.kernels)?;
+        let device = self.device.open()?.autodiff();
         let inference = device.clone().inner();
-        let setup = Setup::load(task, args, &self.model_dir, self.kernels, &device)?;
+        let setup = Setup::load(task, args, &self.model_dir, kernels, &device)?;
         let (tokenizer, max_len) = (&setup.tokenizer, setup.max_len);
         let data = Features::new(
             task,
@@ -281,18 +282,19 @@ impl<'a, T: Task> Trainer<'a, T> {
             eval_examples,
         )?;
         let plan = Plan::new(args, data.train.len());
-        let mut step = self.step();
+        let mut step = self.step(kernels);
         self.start_writing(&claim, &inputs)?;
         let mut log = MetricsLog::create(&out.join("metrics.jsonl"))?;
         eprintln!(
-            "{}: {} training features, {} per batch x {} accumulation, {} steps ({} per epoch), warmup {}",
+            "{}: {} training features, {} per batch x {} accumulation, {} steps ({} per epoch), warmup {}, on {}",
             task.name(),
             data.train.len(),
             args.per_device_train_batch_size,
             args.gradient_accumulation_steps,
             plan.total_steps,
             plan.steps_per_epoch,
-            plan.schedule.warmup_steps
+            plan.schedule.warmup_steps,
+            self.device
         );
         let Setup {
             mut model,

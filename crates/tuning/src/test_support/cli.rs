@@ -182,3 +182,75 @@ pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f64::max)
 }
+
+/// Checks that `train`, `eval` and `predict` of a task binary refuse a device this build or
+/// machine cannot use, with an error that names it and says why (exit status 1, no panic),
+/// before writing any run. `cuda` and `wgpu`: whether the binary was built with that feature
+/// (`cfg!(feature = ...)` in the task crate's tests). A `wgpu` build is not checked for
+/// `wgpu`: a machine with a Vulkan driver (lavapipe included) runs it. `scratch`: an empty
+/// folder the runs would be written under. `predict_flags`: what the task's `predict` needs
+/// besides `--model` and `--input` (qa: `--output-dir`).
+pub fn assert_unusable_devices_refused(
+    binary: &Binary,
+    scratch: &Path,
+    predict_flags: &[&str],
+    (cuda, wgpu): (bool, bool),
+) {
+    let run = scratch.join("run");
+    let model = tiny_model();
+    let mut devices = vec![(
+        "cuda:99",
+        if cuda {
+            // A build with CUDA: no driver here, or fewer devices.
+            "CUDA device"
+        } else {
+            "built without the `cuda` feature"
+        },
+    )];
+    if !wgpu {
+        devices.push(("wgpu", "built without the `wgpu` feature"));
+    }
+    for (device, why) in devices {
+        for command in ["train", "eval", "predict"] {
+            let mut args = vec![command, "--device", device, "--model", s(&model)];
+            match command {
+                "train" => args.extend(["--output-dir", s(&run), "--max-steps", "1"]),
+                "eval" => args.extend(["--data", "-"]),
+                _ => {
+                    args.extend(["--input", "-"]);
+                    args.extend_from_slice(predict_flags);
+                }
+            }
+            let output = binary.run(&args);
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{command} --device {device}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let e = String::from_utf8_lossy(&output.stderr);
+            assert!(e.contains(&format!("--device {device}")), "{command}: {e}");
+            assert!(e.contains(why), "{command} --device {device}: {e}");
+            assert!(!e.contains("panicked"), "{command}: {e}");
+            assert!(
+                !run.join("training_args.json").exists(),
+                "no run is written"
+            );
+        }
+    }
+    // A misspelt device is a usage error (status 2), from the flag and from FINETUNE_DEVICE.
+    let e = err(&binary.run(&["train", "--device", "gpu"]));
+    assert!(e.contains("cpu, cuda, cuda:N or wgpu"), "{e}");
+    let output = Command::new(&binary.path)
+        .args(["train", "--output-dir", s(&run)])
+        .env("FINETUNE_DEVICE", "cuda:x")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        e.contains("CUDA device index must be a whole number"),
+        "{e}"
+    );
+}
