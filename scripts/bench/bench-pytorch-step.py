@@ -9,11 +9,17 @@ clip_grad_norm_(1.0), torch.optim.AdamW(lr 2e-5, weight decay 0.01 except biases
 LayerNorm weights, as Trainer groups them), zero_grad(set_to_none=True).
 Prints one JSON object like step-bench's.
 
+--device cuda runs on the GPU with TF32 off (f32 products in f32, as finetune's) and waits
+for the GPU before each iteration's clock stops; --autocast bf16 runs the forward (and the
+loss) under torch.autocast(bfloat16): PyTorch's reduced precision, on the CPU (AVX512-BF16)
+or the GPU.
+
 Run: .venv/bin/python scripts/bench/bench-pytorch-step.py --model data/models/all-MiniLM-L6-v2 \
          --mode train --batch-size 32 --seq-len 128
 """
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -40,20 +46,37 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--autocast", choices=["none", "bf16"], default="none")
     a = p.parse_args()
 
     torch.manual_seed(a.seed)
-    model = AutoModelForSequenceClassification.from_pretrained(a.model, num_labels=2)
+    device = torch.device(a.device)
+    on_gpu = device.type == "cuda"
+    if on_gpu:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if a.autocast == "bf16"
+        else contextlib.nullcontext()
+    )
+
+    def wait():
+        if on_gpu:
+            torch.cuda.synchronize(device)
+
+    model = AutoModelForSequenceClassification.from_pretrained(a.model, num_labels=2).to(device)
     vocab = model.config.vocab_size
     ids = torch.randint(1000, vocab, (a.batch_size, a.seq_len))
     ids[:, 0] = 101  # [CLS]
     ids[:, -1] = 102  # [SEP]
     batch = {
-        "input_ids": ids,
-        "attention_mask": torch.ones_like(ids),
-        "token_type_ids": torch.zeros_like(ids),
+        "input_ids": ids.to(device),
+        "attention_mask": torch.ones_like(ids).to(device),
+        "token_type_ids": torch.zeros_like(ids).to(device),
     }
-    labels = torch.arange(a.batch_size) % 2
+    labels = (torch.arange(a.batch_size) % 2).to(device)
 
     seconds = []
     if a.mode == "infer":
@@ -61,8 +84,10 @@ def main():
         with torch.inference_mode():
             for i in range(a.warmup + a.iters):
                 start = time.perf_counter()
-                logits = model(**batch).logits
+                with autocast:
+                    logits = model(**batch).logits
                 logits.sum().item()
+                wait()
                 if i >= a.warmup:
                     seconds.append(time.perf_counter() - start)
     else:
@@ -81,12 +106,14 @@ def main():
         optimizer = torch.optim.AdamW(groups, lr=2e-5, betas=(0.9, 0.999), eps=1e-8)
         for i in range(a.warmup + a.iters):
             start = time.perf_counter()
-            loss = model(**batch, labels=labels).loss
+            with autocast:
+                loss = model(**batch, labels=labels).loss
             loss.item()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            wait()
             if i >= a.warmup:
                 seconds.append(time.perf_counter() - start)
 
@@ -105,6 +132,10 @@ def main():
                 "sequences_per_s": a.batch_size / median,
                 "tokens_per_s": a.batch_size * a.seq_len / median,
                 "peak_rss_bytes": peak_rss_bytes(),
+                "device": a.device,
+                "gpu": torch.cuda.get_device_name(device) if on_gpu else None,
+                "peak_gpu_bytes": torch.cuda.max_memory_allocated(device) if on_gpu else None,
+                "autocast": a.autocast,
                 "threads": torch.get_num_threads(),
                 "torch": torch.__version__,
                 "cpu_count": os.cpu_count(),
