@@ -13,6 +13,8 @@ differs by more than --tolerance.
 Run (from the repository root, after `cargo build --release --workspace`):
   .venv/bin/python scripts/checks/check-qa-training-parity.py --model data/models/all-MiniLM-L6-v2 \
       --train ../shared/data/squad/train-v1.1-rebuilt.json.gz
+On a GPU: --device cuda (both sides; TF32 off on PyTorch's, f32 on both) and --bin DIR for a
+build with the `cuda` feature.
 """
 
 import argparse
@@ -42,7 +44,7 @@ def baseline_module():
 
 def qa_train(a, batch, out, max_steps, lr, logging_steps):
     subprocess.run(
-        ["target/release/qa", "train", "--model", a.model, "--train", a.train, "--validation", a.train,
+        [os.path.join(a.bin, "qa"), "train", "--device", a.device, "--model", a.model, "--train", a.train, "--validation", a.train,
          "--output-dir", out, "--overwrite-output-dir", "--max-train-samples", str(a.questions),
          "--max-eval-samples", str(a.questions),
          "--per-device-train-batch-size", str(batch), "--max-steps", str(max_steps),
@@ -66,7 +68,14 @@ def main():
     # float32 on two implementations of the same sums: losses agree to ~1e-5 relative.
     p.add_argument("--tolerance", type=float, default=1e-4)
     p.add_argument("--output", help="write the per-step table as JSON here")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="both sides (cuda: the first GPU, Trainer's)")
+    p.add_argument("--bin", default="target/release", help="the folder holding `qa`")
     a = p.parse_args()
+    on_gpu = a.device == "cuda"
+    if on_gpu:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
 
     base = baseline_module()
     tokenizer = AutoTokenizer.from_pretrained(a.model)
@@ -91,15 +100,16 @@ def main():
             output_dir=f"{tmp}/hf", max_steps=a.steps, per_device_train_batch_size=batch,
             learning_rate=a.lr, warmup_steps=a.warmup_steps, weight_decay=a.weight_decay,
             seed=a.seed, logging_steps=1, report_to=[], save_strategy="no", eval_strategy="no",
-            use_cpu=True)
+            use_cpu=not on_gpu)
         trainer = Trainer(model=model, args=args, train_dataset=base.Features(items),
                           data_collator=DataCollatorWithPadding(tokenizer))
         trainer.train()
     rows, loss_diff, norm_diff = step_table(finetune_steps, trainer.state.log_history)
-    print(f"{len(items)} windows from {len(questions)} questions, {len(rows)} steps: "
+    print(f"device {a.device}: {len(items)} windows from {len(questions)} questions, {len(rows)} steps: "
           f"max |loss diff| {loss_diff:.2e}, max |grad norm diff| {norm_diff:.2e}")
     if a.output:
-        json.dump({"settings": vars(a), "windows": len(items), "max_loss_diff": loss_diff,
+        json.dump({"settings": vars(a), "gpu": torch.cuda.get_device_name(0) if on_gpu else None,
+                   "windows": len(items), "max_loss_diff": loss_diff,
                    "max_grad_norm_diff": norm_diff, "steps": rows}, open(a.output, "w"), indent=2)
     if loss_diff > a.tolerance:
         sys.exit(f"losses differ by {loss_diff:.2e} > {a.tolerance}")
