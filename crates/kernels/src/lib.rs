@@ -294,12 +294,17 @@ impl Kernels {
     }
 }
 
-/// Whether `tensor` lives on burn-flex, with or without autodiff.
-fn on_flex<const D: usize>(tensor: &Tensor<D>) -> bool {
+/// Whether `device` is burn-flex (the CPU, where these kernels run), with or without autodiff.
+pub fn on_cpu(device: &burn::tensor::Device) -> bool {
     matches!(
-        tensor.device().inner().as_dispatch(),
+        device.clone().inner().as_dispatch(),
         DispatchDevice::Flex(_)
     )
+}
+
+/// Whether `tensor` lives on burn-flex, with or without autodiff.
+fn on_flex<const D: usize>(tensor: &Tensor<D>) -> bool {
+    on_cpu(&tensor.device())
 }
 
 /// Whether `module` drops anything here: training mode, on an autodiff device (as Burn's

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
-use burn::module::Module;
-use burn::tensor::Device;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
 use encoder::{EncoderConfig, Kernels, Tokenizer, load_pretrained_with};
 
 use super::run_dir::{check_positions, fit_max_len};
@@ -28,8 +28,10 @@ pub struct Setup<T: Task> {
 impl<T: Task> Setup<T> {
     /// Loads the pretrained encoder from `model_dir` (dropout as the settings say), applies
     /// the strategy's re-initialisation, builds the task's head and attaches LoRA adapters.
-    /// Every random initial value is drawn here, from the seed: a run's start depends on the
-    /// seed alone.
+    /// Every random initial value is drawn here, from the seed, on the CPU whatever `device`
+    /// is, and the model then moves to `device`: a run's start depends on the seed alone, and
+    /// a run on a GPU starts from the same weights as on the CPU (LoRA adapters excepted:
+    /// they are drawn on `device`).
     pub fn load(
         task: &T,
         args: &TrainingArgs,
@@ -37,8 +39,9 @@ impl<T: Task> Setup<T> {
         kernels: Kernels,
         device: &Device,
     ) -> Result<Self> {
-        device.seed(args.seed);
-        let pretrained = load_pretrained_with(model_dir, device, |config| {
+        let host = host_device(device);
+        host.seed(args.seed);
+        let pretrained = load_pretrained_with(model_dir, &host, |config| {
             if let Some(p) = args.hidden_dropout_prob {
                 config.hidden_dropout_prob = p;
             }
@@ -58,17 +61,24 @@ impl<T: Task> Setup<T> {
             .validate(num_layers)
             .map_err(|e| anyhow!("strategy: {e}"))?;
         for i in num_layers - strategy.reinit_top_layers..num_layers {
-            encoder.encoder.layer[i] = encoder::bert::BertLayer::new(&config, device);
+            encoder.encoder.layer[i] = encoder::bert::BertLayer::new(&config, &host);
         }
         let classifier_dropout = args
             .classifier_dropout
             .unwrap_or(config.hidden_dropout_prob);
-        // Draw every random initial value (new head, re-initialised layers) now, from the
-        // seed, instead of lazily at first use.
-        device.seed(args.seed);
+        // The random initial values (new head, re-initialised layers) come from the seed.
+        host.seed(args.seed);
         let mut model = task
-            .build_model(encoder, &config, classifier_dropout, device)
+            .build_model(encoder, &config, classifier_dropout, &host)
             .materialize();
+        if host != *device {
+            // Burn draws initial values lazily, at a parameter's first read: a CPU run draws
+            // them when the trainer first reads the parameters, in module order. Drawn here
+            // in that order, on the host, they are the CPU run's; then the model moves.
+            model.visit(&mut DrawInitialValues);
+            model = model.fork(device);
+        }
+        device.seed(args.seed);
         // After materialize(), which would drop the adapters again.
         if let Some(settings) = &strategy.lora {
             model = crate::strategy::lora::apply(model, settings)
@@ -83,6 +93,25 @@ impl<T: Task> Setup<T> {
             max_len,
             lora_scale: strategy.lora.as_ref().map(|l| l.alpha / l.rank as f64),
         })
+    }
+}
+
+/// Reads every float parameter, which draws the lazily initialised ones.
+struct DrawInitialValues;
+
+impl ModuleVisitor for DrawInitialValues {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// Where a run's initial values are drawn: the CPU (burn-flex), with autodiff when `device`
+/// has it; `device` itself when it is the CPU.
+fn host_device(device: &Device) -> Device {
+    match (kernels::on_cpu(device), device.is_autodiff()) {
+        (true, _) => device.clone(),
+        (false, true) => Device::flex().autodiff(),
+        (false, false) => Device::flex(),
     }
 }
 
