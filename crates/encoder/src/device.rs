@@ -114,6 +114,7 @@ impl DeviceChoice {
     }
 }
 
+#[cfg(not(all(feature = "cuda", feature = "wgpu")))]
 fn not_built(feature: &str, device: &str) -> DeviceError {
     DeviceError(format!(
         "--device {device}: this binary was built without the `{feature}` feature \

@@ -40,9 +40,17 @@ struct Line {
     text_pair: Option<String>,
 }
 
-fn main() -> Result<()> {
+fn main() {
     kernels::allocator::keep_freed_memory();
     let args = Args::parse();
+    // One line per failure (never a backtrace), as the task binaries print them.
+    if let Err(err) = run(args) {
+        eprintln!("encode: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
     if args.batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
