@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import torch
 from transformers import AutoModel, AutoTokenizer
@@ -74,7 +75,9 @@ def main():
         failed |= not ids_equal or diff > a.tolerance
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     if a.output:
-        json.dump({"command": " ".join(sys.argv), "encode_device": a.encode_device or a.device,
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        json.dump({"command": " ".join(sys.argv), "commit": commit,
+                   "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "encode_device": a.encode_device or a.device,
                    "torch_device": a.device, "gpu": gpu, "torch": torch.__version__, "tolerance": a.tolerance,
                    "cases": rows}, open(a.output, "w"), indent=2)
     if failed:
