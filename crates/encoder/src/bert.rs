@@ -40,7 +40,7 @@ fn init_embedding(n: usize, d: usize, std: f64, device: &Device) -> Embedding {
 /// (`nn.Embedding(padding_idx=pad_token_id)`). Lazy like every Burn initializer, so loading a
 /// checkpoint over it never pays for the random draw.
 fn init_word_embeddings(config: &EncoderConfig, device: &Device) -> Embedding {
-    let (vocab, hidden) = (config.vocab_size, config.hidden_size);
+    let (vocab, hidden) = (config.vocab_size, config.embedding_dim());
     let (std, pad) = (config.initializer_range, config.pad_id());
     let init = move |device: &Device, require_grad: bool| {
         let mut weight = Tensor::<2>::random(
@@ -72,7 +72,11 @@ fn init_word_embeddings(config: &EncoderConfig, device: &Device) -> Embedding {
 }
 
 fn init_layer_norm(config: &EncoderConfig, device: &Device) -> LayerNorm {
-    LayerNormConfig::new(config.hidden_size)
+    init_layer_norm_of(config.hidden_size, config, device)
+}
+
+fn init_layer_norm_of(width: usize, config: &EncoderConfig, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(width)
         .with_epsilon(config.layer_norm_eps)
         .init(device)
 }
@@ -107,40 +111,39 @@ pub struct EncoderOutput {
 }
 
 /// `BertEmbeddings`: word + absolute position + token type, then LayerNorm and dropout.
+/// The other families' embeddings differ only in what [`crate::ModelFamily`] lists: RoBERTa's
+/// position ids, DistilBERT's missing token types, ELECTRA's width (`embedding_size`).
 #[derive(Module, Debug)]
 pub struct BertEmbeddings {
     pub word_embeddings: Embedding,
     pub position_embeddings: Embedding,
-    pub token_type_embeddings: Embedding,
+    /// `None` for DistilBERT, which has no token types.
+    pub token_type_embeddings: Option<Embedding>,
     /// HF: `LayerNorm`.
     pub layer_norm: LayerNorm,
     pub dropout: Dropout,
     /// HF: `word_embeddings.padding_idx` (`config.pad_token_id`): lookups of this row pass
     /// no gradient back to it.
     pub padding_idx: usize,
+    /// RoBERTa's position ids (`padding_idx + 1` onwards, padding at `padding_idx`).
+    #[module(skip)]
+    pub offset_positions: bool,
 }
 
 impl BertEmbeddings {
     pub fn new(config: &EncoderConfig, device: &Device) -> Self {
-        let std = config.initializer_range;
+        let (std, width) = (config.initializer_range, config.embedding_dim());
+        let family = config.family();
         let word = init_word_embeddings(config, device);
         Self {
             word_embeddings: word,
-            position_embeddings: init_embedding(
-                config.max_position_embeddings,
-                config.hidden_size,
-                std,
-                device,
-            ),
-            token_type_embeddings: init_embedding(
-                config.type_vocab_size,
-                config.hidden_size,
-                std,
-                device,
-            ),
-            layer_norm: init_layer_norm(config, device),
+            position_embeddings: init_embedding(config.max_position_embeddings, width, std, device),
+            token_type_embeddings: (family.has_token_types() && config.type_vocab_size > 0)
+                .then(|| init_embedding(config.type_vocab_size, width, std, device)),
+            layer_norm: init_layer_norm_of(width, config, device),
             dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             padding_idx: config.pad_id(),
+            offset_positions: family.offsets_positions(),
         }
     }
 
@@ -162,21 +165,44 @@ impl BertEmbeddings {
         words.clone().mask_where(padding, words.detach())
     }
 
-    /// `[B, T]` ids -> `[B, T, H]`.
+    /// Position ids of `[B, T]` ids: 0, 1, 2, ... (BERT), or RoBERTa's
+    /// `padding_idx + cumsum(non-padding)` with padding kept at `padding_idx`.
+    fn position_ids(&self, input_ids: &Tensor<2, Int>) -> Tensor<2, Int> {
+        let [batch, seq] = input_ids.dims();
+        if self.offset_positions {
+            let real = input_ids
+                .clone()
+                .not_equal_elem(self.padding_idx as i64)
+                .int();
+            return real.clone().cumsum(1) * real + self.padding_idx as i64;
+        }
+        Tensor::<1, Int>::arange(0..seq as i64, &input_ids.device())
+            .unsqueeze::<2>()
+            .expand([batch, seq])
+    }
+
+    /// `[B, T]` ids -> `[B, T, E]` (`E` = `embedding_size` for ELECTRA, else the hidden size).
+    /// The sum runs in BERT's order (word + token type + position), so BERT's numbers stay
+    /// bit for bit what they were.
     pub fn forward(
         &self,
         input_ids: Tensor<2, Int>,
         token_type_ids: Tensor<2, Int>,
         kernels: &Kernels,
     ) -> Tensor<3> {
-        let [batch, seq] = input_ids.dims();
-        let device = input_ids.device();
-        let position_ids = Tensor::<1, Int>::arange(0..seq as i64, &device)
-            .unsqueeze::<2>()
-            .expand([batch, seq]);
-        let embeddings = self.word_embeddings(input_ids)
-            + self.token_type_embeddings.forward(token_type_ids)
-            + self.position_embeddings.forward(position_ids);
+        let position_ids = self.position_ids(&input_ids);
+        let mut embeddings = self.word_embeddings(input_ids);
+        if let Some(token_types) = &self.token_type_embeddings {
+            // One token type (RoBERTa, XLM-R): every token is type 0, as their tokenizers
+            // give no token_type_ids and transformers fills zeros.
+            let token_type_ids = if token_types.weight.dims()[0] == 1 {
+                token_type_ids.zeros_like()
+            } else {
+                token_type_ids
+            };
+            embeddings = embeddings + token_types.forward(token_type_ids);
+        }
+        let embeddings = embeddings + self.position_embeddings.forward(position_ids);
         kernels.dropout(&self.dropout, self.layer_norm.forward(embeddings))
     }
 }
@@ -423,10 +449,13 @@ impl BertPooler {
     }
 }
 
-/// `BertModel`: embeddings, encoder and (optionally) the pooler.
+/// `BertModel`: embeddings, encoder and (optionally) the pooler; with ELECTRA's projection of
+/// narrower embeddings to the hidden size where a config asks for it.
 #[derive(Module, Debug)]
 pub struct BertModel {
     pub embeddings: BertEmbeddings,
+    /// ELECTRA's `embeddings_project` (`embedding_size` -> `hidden_size`).
+    pub embeddings_project: Option<Linear>,
     pub encoder: BertEncoder,
     pub pooler: Option<BertPooler>,
     /// How the layers compute (not a weight): set once by whoever builds the model.
@@ -440,8 +469,11 @@ impl BertModel {
     /// default [`Kernels`] as they apply on `device` (fused on the CPU, Burn's operations on
     /// a GPU); see [`BertModel::with_kernels`].
     pub fn new(config: &EncoderConfig, with_pooler: bool, device: &Device) -> Self {
+        let width = config.embedding_dim();
         Self {
             embeddings: BertEmbeddings::new(config, device),
+            embeddings_project: (width != config.hidden_size)
+                .then(|| init_linear(width, config.hidden_size, config.initializer_range, device)),
             encoder: BertEncoder {
                 layer: (0..config.num_hidden_layers)
                     .map(|_| BertLayer::new(config, device))
@@ -468,7 +500,10 @@ impl BertModel {
     }
 
     pub fn hidden_size(&self) -> usize {
-        self.embeddings.word_embeddings.weight.dims()[1]
+        match &self.embeddings_project {
+            Some(project) => project.weight.dims()[1],
+            None => self.embeddings.word_embeddings.weight.dims()[1],
+        }
     }
 
     /// The additive attention bias for a `[B, T]` 0/1 mask: `[B, 1, 1, T]`, 0 on tokens and the
@@ -485,6 +520,9 @@ impl BertModel {
         let mut hidden = self
             .embeddings
             .forward(input.input_ids, input.token_type_ids, kernels);
+        if let Some(project) = &self.embeddings_project {
+            hidden = kernels.linear(project, hidden);
+        }
         for layer in &self.encoder.layer {
             hidden = layer.forward(hidden, mask_bias.clone(), kernels);
         }

@@ -32,7 +32,105 @@ pub const LEGACY_SUFFIXES: &[(&str, &str)] = &[
 ];
 
 /// The prefix under which task models (`BertForSequenceClassification`, ...) keep the encoder.
+/// Inside finetune every family's weights go by BERT's names (the canonical names: what
+/// [`hf_key`] gives, what strategies match); [`FamilyKeys`] translates at the file boundary.
 pub const ENCODER_PREFIX: &str = "bert.";
+
+/// DistilBERT's names for the parts of a layer, as (canonical, DistilBERT's) after
+/// `encoder.layer.{i}.` / `transformer.layer.{i}.`.
+const DISTILBERT_LAYER: &[(&str, &str)] = &[
+    ("attention.self.query.", "attention.q_lin."),
+    ("attention.self.key.", "attention.k_lin."),
+    ("attention.self.value.", "attention.v_lin."),
+    ("attention.output.dense.", "attention.out_lin."),
+    ("attention.output.LayerNorm.", "sa_layer_norm."),
+    ("intermediate.dense.", "ffn.lin1."),
+    ("output.dense.", "ffn.lin2."),
+    ("output.LayerNorm.", "output_layer_norm."),
+];
+
+/// How one family's checkpoints name the encoder's weights: the prefix its task classes keep
+/// the encoder under (transformers' `base_model_prefix`) and, for DistilBERT, its own module
+/// names. Loading renames a file's keys to the canonical (BERT) names; saving renames back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FamilyKeys {
+    /// `bert.`, `roberta.` (RoBERTa and XLM-R), `distilbert.`, `electra.`.
+    pub prefix: &'static str,
+    /// `encoder.layer.` or DistilBERT's `transformer.layer.`.
+    pub layers: &'static str,
+    /// Renames inside a layer (DistilBERT's table; empty for the others).
+    pub layer_parts: &'static [(&'static str, &'static str)],
+}
+
+impl FamilyKeys {
+    pub fn of(family: crate::ModelFamily) -> Self {
+        use crate::ModelFamily::*;
+        let (prefix, layers, layer_parts) = match family {
+            Bert => ("bert.", "encoder.layer.", &[][..]),
+            Roberta | XlmRoberta => ("roberta.", "encoder.layer.", &[][..]),
+            DistilBert => ("distilbert.", "transformer.layer.", DISTILBERT_LAYER),
+            Electra => ("electra.", "encoder.layer.", &[][..]),
+        };
+        Self {
+            prefix,
+            layers,
+            layer_parts,
+        }
+    }
+
+    /// A checkpoint key in the canonical names (`roberta.encoder.layer.0...` ->
+    /// `bert.encoder.layer.0...`); keys outside the encoder are left as they are.
+    pub fn to_canonical(&self, key: &str) -> String {
+        self.translate(
+            key,
+            (self.prefix, ENCODER_PREFIX),
+            (self.layers, "encoder.layer."),
+            true,
+        )
+    }
+
+    /// A canonical key in this family's names, for writing a checkpoint.
+    pub fn to_file(&self, key: &str) -> String {
+        self.translate(
+            key,
+            (ENCODER_PREFIX, self.prefix),
+            ("encoder.layer.", self.layers),
+            false,
+        )
+    }
+
+    fn translate(
+        &self,
+        key: &str,
+        (prefix_from, prefix_to): (&str, &str),
+        (layers_from, layers_to): (&str, &str),
+        to_canonical: bool,
+    ) -> String {
+        let (prefix, body) = match key.strip_prefix(prefix_from) {
+            Some(body) => (prefix_to, body),
+            None => ("", key),
+        };
+        let Some(rest) = body.strip_prefix(layers_from) else {
+            return format!("{prefix}{body}");
+        };
+        let Some((index, part)) = rest.split_once('.') else {
+            return format!("{prefix}{body}");
+        };
+        let part = self
+            .layer_parts
+            .iter()
+            .map(|&(canonical, own)| {
+                if to_canonical {
+                    (own, canonical)
+                } else {
+                    (canonical, own)
+                }
+            })
+            .find_map(|(from, to)| part.strip_prefix(from).map(|param| format!("{to}{param}")))
+            .unwrap_or_else(|| part.to_string());
+        format!("{prefix}{layers_to}{index}.{part}")
+    }
+}
 
 /// How one Burn parameter is stored in an HF checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +215,64 @@ mod tests {
         assert!(!key.transposed);
         let key = hf_key(&path("pooler.dense.bias"), "Struct:Linear");
         assert!(!key.transposed);
+    }
+
+    #[test]
+    fn distilbert_names_go_both_ways() {
+        let keys = FamilyKeys::of(crate::ModelFamily::DistilBert);
+        for (file, canonical) in [
+            (
+                "distilbert.transformer.layer.1.attention.q_lin.weight",
+                "bert.encoder.layer.1.attention.self.query.weight",
+            ),
+            (
+                "transformer.layer.0.sa_layer_norm.bias",
+                "encoder.layer.0.attention.output.LayerNorm.bias",
+            ),
+            (
+                "transformer.layer.0.output_layer_norm.weight",
+                "encoder.layer.0.output.LayerNorm.weight",
+            ),
+            (
+                "transformer.layer.5.ffn.lin2.bias",
+                "encoder.layer.5.output.dense.bias",
+            ),
+            (
+                "distilbert.embeddings.LayerNorm.weight",
+                "bert.embeddings.LayerNorm.weight",
+            ),
+            ("pre_classifier.weight", "pre_classifier.weight"),
+        ] {
+            assert_eq!(keys.to_canonical(file), canonical);
+            assert_eq!(keys.to_file(canonical), file);
+        }
+    }
+
+    #[test]
+    fn roberta_and_electra_swap_the_prefix_only() {
+        let keys = FamilyKeys::of(crate::ModelFamily::XlmRoberta);
+        assert_eq!(
+            keys.to_canonical("roberta.encoder.layer.2.attention.self.key.bias"),
+            "bert.encoder.layer.2.attention.self.key.bias"
+        );
+        assert_eq!(
+            keys.to_file("classifier.out_proj.weight"),
+            "classifier.out_proj.weight"
+        );
+        let keys = FamilyKeys::of(crate::ModelFamily::Electra);
+        assert_eq!(
+            keys.to_file("bert.embeddings_project.weight"),
+            "electra.embeddings_project.weight"
+        );
+        assert_eq!(
+            keys.to_canonical("embeddings_project.bias"),
+            "embeddings_project.bias"
+        );
+        let bert = FamilyKeys::of(crate::ModelFamily::Bert);
+        assert_eq!(
+            bert.to_file("bert.pooler.dense.weight"),
+            "bert.pooler.dense.weight"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::bert::BertModel;
 use crate::checkpoint::{self, LoadReport};
 use crate::config::EncoderConfig;
 use crate::error::LoadError;
+use crate::key_map::FamilyKeys;
 use crate::tokenizer::Tokenizer;
 use crate::weights::Checkpoint;
 
@@ -112,7 +113,9 @@ impl ModelDir {
         build: impl FnOnce(BertModel) -> M,
     ) -> Result<Loaded<M>, LoadError> {
         let tokenizer = self.tokenizer()?;
-        let checkpoint = self.checkpoint()?;
+        let checkpoint = self
+            .checkpoint()?
+            .into_canonical(&FamilyKeys::of(config.family()));
         let skeleton = BertModel::new(config, has_pooler(&checkpoint), device);
         let (model, report) = checkpoint::load_into(build(skeleton), &checkpoint)?;
         Ok(Loaded {
@@ -212,7 +215,19 @@ pub fn save_state_dict(
     tokenizer: &Tokenizer,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(out_dir)?;
-    checkpoint::write_safetensors(state, &out_dir.join("model.safetensors"))?;
+    // In the family's own key names (a copy only for the families whose names differ).
+    let keys = FamilyKeys::of(config.family());
+    let state = if state.keys().all(|name| keys.to_file(name) == *name) {
+        std::borrow::Cow::Borrowed(state)
+    } else {
+        std::borrow::Cow::Owned(
+            state
+                .iter()
+                .map(|(name, tensor)| (keys.to_file(name), tensor.clone()))
+                .collect(),
+        )
+    };
+    checkpoint::write_safetensors(&state, &out_dir.join("model.safetensors"))?;
     crate::fsutil::write_atomic(
         &out_dir.join("config.json"),
         config.to_json_string().as_bytes(),

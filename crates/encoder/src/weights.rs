@@ -48,6 +48,15 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// The same weights under finetune's canonical (BERT) names, read from `keys`' family.
+    pub fn into_canonical(mut self, keys: &crate::key_map::FamilyKeys) -> Self {
+        self.floats = std::mem::take(&mut self.floats)
+            .into_iter()
+            .map(|(name, tensor)| (keys.to_canonical(&name), tensor))
+            .collect();
+        self
+    }
+
     /// Reads a `.safetensors` file or a PyTorch `.bin`/`.pt`/`.pth` file, chosen by extension.
     pub fn read(path: &Path) -> Result<Self, LoadError> {
         match path.extension().and_then(|e| e.to_str()) {

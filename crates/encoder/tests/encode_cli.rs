@@ -123,3 +123,46 @@ fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Every family `encode` reads gives transformers' ids and hidden states, batched with
+/// padding (RoBERTa's positions, DistilBERT's names, ELECTRA's projection: families.rs).
+#[test]
+fn encode_runs_every_family_like_transformers() {
+    for family in ["roberta", "xlm-roberta", "distilbert", "electra"] {
+        let dir = fixtures().join("families").join(family);
+        let reference: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+                .unwrap();
+        let cases = reference["cases"].as_array().unwrap();
+        let input: String = cases
+            .iter()
+            .map(|c| {
+                let mut line = serde_json::json!({"text": c["text"]});
+                if let Some(pair) = c.get("text_pair") {
+                    line["text_pair"] = pair.clone();
+                }
+                format!("{line}\n")
+            })
+            .collect();
+        let out = run_encode(&dir, &input, &["--batch-size", "4"]);
+        assert!(
+            out.status.success(),
+            "{family}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), cases.len(), "{family}");
+        for (got, want) in lines.iter().zip(cases) {
+            assert_eq!(got["input_ids"], want["input_ids"], "{family}");
+            let diff = max_abs_diff(
+                &floats(&got["last_hidden_state"]),
+                &floats(&want["last_hidden_state"]),
+            );
+            assert!(diff <= 1e-5, "{family}: off by {diff} for {}", want["text"]);
+        }
+    }
+}

@@ -3,8 +3,9 @@
 //! Reads one JSON object per line on stdin, `{"text": ..., "text_pair": ...}` (`text_pair`
 //! optional), and writes one per line on stdout with `input_ids`, `token_type_ids` and
 //! `last_hidden_state` (one array of floats per token). Inputs are truncated to 512 tokens
-//! (or the model's `max_position_embeddings` if smaller), longest sequence first, as
-//! transformers' `tokenizer(..., truncation=True)` does.
+//! (or the model's longest input if shorter: `max_position_embeddings`, less the positions
+//! RoBERTa-style models reserve), longest sequence first, as transformers'
+//! `tokenizer(..., truncation=True)` does. Every family the encoder crate reads works here.
 
 use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ struct Args {
     /// Texts run through the model together; only speed depends on it.
     #[arg(long, default_value_t = 16)]
     batch_size: usize,
-    /// Longest input in tokens (at most the model's max_position_embeddings).
+    /// Longest input in tokens (at most the model's longest input).
     #[arg(long, default_value_t = 512)]
     max_length: usize,
     /// Where to compute: cpu, cuda[:N] (`cuda` feature) or wgpu (`wgpu` feature).
@@ -63,9 +64,7 @@ fn run(args: Args) -> Result<()> {
     }
     let model = pretrained.model.with_kernels(kernels);
     let tokenizer = pretrained.tokenizer;
-    let max_length = args
-        .max_length
-        .min(pretrained.config.max_position_embeddings);
+    let max_length = args.max_length.min(pretrained.config.max_sequence_length());
     let options = EncodeOptions::truncate_to(max_length);
     let pad_id = pretrained.config.pad_id() as u32;
 
