@@ -133,8 +133,8 @@ pub fn remove_temporaries(dir: &Path) -> usize {
 /// tokenizer given less than its special tokens need stops truncating altogether).
 pub const MIN_SEQ_LENGTH: usize = 8;
 
-/// `requested` capped at the model's `max_position_embeddings` (longer inputs would index
-/// past the position table), as transformers caps `max_seq_length` at the tokenizer's
+/// `requested` capped at the model's longest input (`max_position_embeddings`, less the
+/// positions RoBERTa-style models reserve; longer inputs would index past the position table), as transformers caps `max_seq_length` at the tokenizer's
 /// `model_max_length`; says so when it caps. Shorter than [`MIN_SEQ_LENGTH`] is an error.
 pub fn fit_max_len(requested: usize, config: &EncoderConfig) -> Result<usize> {
     if requested < MIN_SEQ_LENGTH {
@@ -143,7 +143,7 @@ pub fn fit_max_len(requested: usize, config: &EncoderConfig) -> Result<usize> {
              special tokens and some text)"
         );
     }
-    let limit = config.max_position_embeddings;
+    let limit = config.max_sequence_length();
     if requested > limit {
         eprintln!(
             "warning: max_seq_length {requested} is longer than the model's \
