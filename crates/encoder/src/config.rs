@@ -55,6 +55,19 @@ impl ModelFamily {
         }
     }
 
+    /// transformers' class of this family for a task suffix: `ForTokenClassification` ->
+    /// `RobertaForTokenClassification`.
+    pub fn class_name(self, suffix: &str) -> String {
+        let prefix = match self {
+            Self::Bert => "Bert",
+            Self::Roberta => "Roberta",
+            Self::XlmRoberta => "XLMRoberta",
+            Self::DistilBert => "DistilBert",
+            Self::Electra => "Electra",
+        };
+        format!("{prefix}{suffix}")
+    }
+
     /// Whether position ids start after the padding index and skip padding (RoBERTa's
     /// `create_position_ids_from_input_ids`) instead of counting 0, 1, 2, ...
     pub fn offsets_positions(self) -> bool {

@@ -267,6 +267,21 @@ impl Tokenizer {
         self.inner.add_special_tokens(&added)
     }
 
+    /// The tokenizer as transformers' `add_prefix_space=True` makes it (what run_ner does for
+    /// RoBERTa): byte-level BPE tokenizes every pre-split word as if a space came before it,
+    /// so a word gets the same tokens as inside running text. Tokenizers without a byte-level
+    /// step (WordPiece, SentencePiece) are returned as they are.
+    pub fn with_prefix_space(&self) -> Self {
+        let mut inner = self.inner.clone();
+        if let Some(pre) = inner.get_pre_tokenizer().and_then(with_prefix_space) {
+            inner.with_pre_tokenizer(Some(pre));
+        }
+        if let Some(post) = inner.get_post_processor().and_then(with_prefix_space) {
+            inner.with_post_processor(Some(post));
+        }
+        Self::new(inner, self.source.clone())
+    }
+
     /// Writes `tokenizer.json` (without padding or truncation settings).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let json = self
@@ -347,6 +362,36 @@ impl Tokenizer {
 }
 
 /// `do_lower_case` from `tokenizer_config.json`; BERT's default (true) when absent.
+/// `part` (a pre-tokenizer or post-processor) with `add_prefix_space` set wherever a
+/// byte-level step has it, nested sequences included; `None` when nothing changes.
+fn with_prefix_space<T>(part: &T) -> Option<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    fn set(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Object(object) => {
+                let mut changed = false;
+                if object.get("add_prefix_space") == Some(&serde_json::Value::Bool(false)) {
+                    object.insert("add_prefix_space".into(), true.into());
+                    changed = true;
+                }
+                for child in object.values_mut() {
+                    changed |= set(child);
+                }
+                changed
+            }
+            serde_json::Value::Array(items) => items.iter_mut().fold(false, |c, v| set(v) | c),
+            _ => false,
+        }
+    }
+    let mut value = serde_json::to_value(part).ok()?;
+    if !set(&mut value) {
+        return None;
+    }
+    serde_json::from_value(value).ok()
+}
+
 fn lower_case_setting(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("tokenizer_config.json"))
         .ok()

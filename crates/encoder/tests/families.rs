@@ -152,3 +152,35 @@ fn saved_model_keeps_the_family_layout() {
         assert_eq!(reloaded.model.num_params(), p.model.num_params());
     }
 }
+
+/// Pre-split words (NER) as run_ner tokenizes them: RoBERTa's tokenizer with
+/// `add_prefix_space=True` ([`encoder::Tokenizer::with_prefix_space`]); the other kinds as
+/// they are.
+#[test]
+fn pre_split_words_get_run_ners_ids() {
+    for name in ["roberta", "xlm-roberta", "distilbert", "electra"] {
+        let dir = family_dir(&format!("{name}-token-classification"));
+        let tokenizer = encoder::Tokenizer::from_model_dir(&dir)
+            .unwrap()
+            .with_prefix_space();
+        let reference: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+                .unwrap();
+        for sentence in reference["outputs"]["sentences"].as_array().unwrap() {
+            let words: Vec<&str> = sentence["words"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap())
+                .collect();
+            let windows = tokenizer
+                .encode_words(&words, &EncodeOptions::default())
+                .unwrap();
+            assert_eq!(
+                windows[0].input_ids,
+                ids(&sentence["input_ids"]),
+                "{name}: {words:?}"
+            );
+        }
+    }
+}
