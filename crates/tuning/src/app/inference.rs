@@ -39,8 +39,8 @@ impl<T: Task> Inference<T> {
         let (device, kernels) = flags.device_and_kernels()?;
         let model_dir = ModelDir::open(dir)?;
         let config = model_dir.config()?;
-        crate::engine::setup::require_bert_family(&config, dir)?;
         let task = T::from_export(&config, &dir.join("config.json"))?;
+        crate::engine::setup::require_family(&task, &config, dir)?;
         let loaded = model_dir.load(&config, &device, |encoder| {
             task.build_model(encoder.with_kernels(kernels), &config, 0.0, &device)
         })?;

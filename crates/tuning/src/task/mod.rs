@@ -86,6 +86,13 @@ pub trait Task {
     /// The metric that selects the best checkpoint by default, and whether greater is better.
     fn selection_metric(&self) -> (&'static str, bool);
 
+    /// Whether the task's head and export follow transformers for checkpoints of `family`
+    /// (its `*For*` class of that family). BERT only unless a task says more; the task app
+    /// refuses the others by name.
+    fn supports_family(&self, family: encoder::ModelFamily) -> bool {
+        family == encoder::ModelFamily::Bert
+    }
+
     /// Adds what the export's `config.json` needs (architectures, id2label, label2id, ...).
     fn export_config(&self, config: &mut EncoderConfig);
 

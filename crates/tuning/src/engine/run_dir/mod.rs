@@ -146,8 +146,8 @@ pub fn fit_max_len(requested: usize, config: &EncoderConfig) -> Result<usize> {
     let limit = config.max_sequence_length();
     if requested > limit {
         eprintln!(
-            "warning: max_seq_length {requested} is longer than the model's \
-             max_position_embeddings {limit}; using {limit}"
+            "warning: max_seq_length {requested} is longer than the model's longest input \
+             ({limit} tokens); using {limit}"
         );
         return Ok(limit);
     }
