@@ -492,6 +492,9 @@ impl Task for NerTask {
         max_seq_length: usize,
     ) -> Result<Vec<Feature>> {
         self.check_window(max_seq_length)?;
+        // Words are tokenized as run_ner does for RoBERTa (`add_prefix_space=True`): each one
+        // as if a space preceded it. Changes nothing for WordPiece or SentencePiece.
+        let tokenizer = &tokenizer.with_prefix_space();
         let plain = EncodeOptions {
             add_special_tokens: false,
             ..EncodeOptions::default()
@@ -549,8 +552,13 @@ impl Task for NerTask {
                         continue;
                     }
                     let local = word - own.start;
-                    // Offsets are within the word: its first sub-token starts at 0.
-                    let is_first = window.offsets[t].0 == 0;
+                    // run_ner's rule, a token whose word differs from the previous token's;
+                    // and it must start the word (offsets are within the word), since a
+                    // window may begin in the middle of one. The first rule alone matters
+                    // for tokenizers that give a word several tokens starting at 0
+                    // (SentencePiece's lone `▁`, byte-level BPE's `Ġ`).
+                    let is_first = window.offsets[t].0 == 0
+                        && (t == 0 || window.word_ids[t - 1] != Some(word as u32));
                     if is_first {
                         first_of_word[t] = Some(local);
                     }
@@ -663,8 +671,15 @@ impl Task for NerTask {
         })
     }
 
+    /// Every family's `*ForTokenClassification` is the encoder, dropout and one linear layer
+    /// named `classifier`: the same head.
+    fn supports_family(&self, _family: encoder::ModelFamily) -> bool {
+        true
+    }
+
     fn export_config(&self, config: &mut EncoderConfig) {
-        tuning::task::labels::write(config, "BertForTokenClassification", &self.labels);
+        let architecture = config.family().class_name("ForTokenClassification");
+        tuning::task::labels::write(config, &architecture, &self.labels);
         let extra = &mut config.extra;
         extra.insert(
             "finetune_ner".into(),
