@@ -561,10 +561,17 @@ impl Task for QaTask {
         Ok(QaTask { settings })
     }
 
+    /// Every family's `*ForQuestionAnswering` is the encoder and `qa_outputs` (DistilBERT's
+    /// with a dropout before it, see [`crate::head`]).
+    fn supports_family(&self, _family: encoder::ModelFamily) -> bool {
+        true
+    }
+
     fn export_config(&self, config: &mut EncoderConfig) {
+        let architecture = config.family().class_name("ForQuestionAnswering");
         config
             .extra
-            .insert("architectures".into(), json!(["BertForQuestionAnswering"]));
+            .insert("architectures".into(), json!([architecture]));
         config.extra.insert(
             "finetune_qa".into(),
             serde_json::to_value(&self.settings).expect("serializes"),
