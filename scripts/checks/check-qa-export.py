@@ -13,6 +13,7 @@ Run: target/release/qa predict --model RUN_DIR --input DATA --output-dir OUT --l
      .venv/bin/python scripts/checks/check-qa-export.py RUN_DIR DATA OUT/window_logits.jsonl
 """
 import gzip
+import inspect
 import json
 import os
 import sys
@@ -36,12 +37,17 @@ def main(run_dir, data, windows_path):
     max_len = json.load(open(os.path.join(run_dir, "training_args.json")))["max_seq_length"]
     tokenizer = AutoTokenizer.from_pretrained(run_dir)
     model = AutoModelForQuestionAnswering.from_pretrained(run_dir).eval()
+    # Token types where the model has them: not DistilBERT, and not RoBERTa / XLM-R (one
+    # type; their tokenizers give none).
+    use_types = ("token_type_ids" in inspect.signature(model.forward).parameters
+                 and getattr(model.config, "type_vocab_size", 0) > 1)
     ours = [json.loads(line) for line in open(windows_path)]
     worst, windows, mismatched = 0.0, 0, 0
     with torch.no_grad():
         for q in questions(data):
             enc = tokenizer(q["question"].lstrip(), q["context"], truncation="only_second", max_length=max_len,
-                            stride=config["doc_stride"], return_overflowing_tokens=True, padding=False)
+                            stride=config["doc_stride"], return_overflowing_tokens=True, padding=False,
+                            return_token_type_ids=True)
             mine = [w for w in ours if w["id"] == q["id"]]
             if len(mine) != len(enc["input_ids"]):
                 mismatched += 1
@@ -51,7 +57,10 @@ def main(run_dir, data, windows_path):
                 if ids != w["input_ids"]:
                     mismatched += 1
                     continue
-                out = model(input_ids=torch.tensor([ids]), token_type_ids=torch.tensor([enc["token_type_ids"][k]]))
+                inputs = {"input_ids": torch.tensor([ids])}
+                if use_types:
+                    inputs["token_type_ids"] = torch.tensor([enc["token_type_ids"][k]])
+                out = model(**inputs)
                 for theirs, key in [(out.start_logits[0], "start_logits"), (out.end_logits[0], "end_logits")]:
                     worst = max(worst, (theirs - torch.tensor(w[key])).abs().max().item())
     print(json.dumps({"windows": windows, "window_mismatches": mismatched, "max_abs_diff": worst}))
