@@ -13,6 +13,9 @@ pub const SEGMENT_RENAMES: &[(&str, &str)] = &[
     ("self_attention", "self"),
     // HF spells its LayerNorm modules in CamelCase.
     ("layer_norm", "LayerNorm"),
+    // RoBERTa's and ELECTRA's two-layer sequence head, which a task model holds next to
+    // (never together with) BERT's one-layer `classifier`.
+    ("classification_head", "classifier"),
 ];
 
 /// (owning Burn module type, Burn parameter name, HF parameter name).

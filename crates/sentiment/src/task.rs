@@ -238,8 +238,14 @@ impl Task for SentimentTask {
         Ok(Self { labels, pooling })
     }
 
+    /// Every family's `*ForSequenceClassification` head is built ([`crate::head`]).
+    fn supports_family(&self, _family: encoder::ModelFamily) -> bool {
+        true
+    }
+
     fn export_config(&self, config: &mut EncoderConfig) {
-        tuning::task::labels::write(config, "BertForSequenceClassification", &self.labels.names);
+        let architecture = config.family().class_name("ForSequenceClassification");
+        tuning::task::labels::write(config, &architecture, &self.labels.names);
         let extra = &mut config.extra;
         extra.insert(
             "problem_type".into(),

@@ -370,26 +370,3 @@ fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
         "{e}"
     );
 }
-
-/// The encoder reads RoBERTa, but this task's head follows BertForSequenceClassification
-/// only: a RoBERTa checkpoint is refused by name before anything is written.
-#[test]
-fn a_family_without_its_head_yet_is_refused_by_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    let model = tuning::test_support::cli::fixture("families/roberta");
-    let message = err(&sentiment(&[
-        "train",
-        "--model",
-        s(&model),
-        "--output-dir",
-        s(&run),
-        "--max-train-samples",
-        "8",
-    ]));
-    assert!(
-        message.contains("model_type `roberta`") && message.contains("BERT checkpoints only"),
-        "{message}"
-    );
-    assert!(!run.join("model.safetensors").exists());
-}

@@ -134,3 +134,20 @@ fn a_checkpoint_of_another_class_is_refused_by_name() {
     ]));
     assert!(e.contains("problem_type `regression`"), "{e}");
 }
+
+/// The same for every other family's `*ForSequenceClassification` (tests/fixtures/families,
+/// by scripts/fixtures/make-family-fixtures.py): RoBERTa's and XLM-R's two-layer head with
+/// tanh, ELECTRA's with GELU, DistilBERT's pre_classifier and ReLU.
+#[test]
+fn every_familys_classifier_predicts_its_logits_with_its_labels() {
+    for family in ["roberta", "xlm-roberta", "distilbert", "electra"] {
+        let checkpoint = fixture(&format!("families/{family}-sequence-classification"));
+        let labels = predict_like_transformers(&checkpoint);
+        assert!(
+            labels
+                .iter()
+                .all(|l| ["negative", "neutral", "positive"].contains(&l.as_str())),
+            "{family}: {labels:?}"
+        );
+    }
+}
