@@ -424,3 +424,26 @@ fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
         (cfg!(feature = "cuda"), cfg!(feature = "wgpu")),
     );
 }
+
+/// The encoder reads RoBERTa, but this task's heads and entity markers follow BERT's
+/// vocabulary only so far: a RoBERTa checkpoint is refused by name before anything is written.
+#[test]
+fn a_family_without_its_head_yet_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let model = tuning::test_support::cli::fixture("families/roberta");
+    let message = err(&Binary::new(env!("CARGO_BIN_EXE_relation")).run(&[
+        "train",
+        "--model",
+        s(&model),
+        "--output-dir",
+        s(&run),
+        "--max-train-samples",
+        "8",
+    ]));
+    assert!(
+        message.contains("model_type `roberta`") && message.contains("BERT checkpoints only"),
+        "{message}"
+    );
+    assert!(!run.join("model.safetensors").exists());
+}
