@@ -52,6 +52,16 @@ const DISTILBERT_LAYER: &[(&str, &str)] = &[
     ("output.LayerNorm.", "output_layer_norm."),
 ];
 
+/// A layer module named as DistilBERT names it (`q_lin`, `out_lin`, `lin1`, ...), as its
+/// canonical part of a layer (`attention.self.query`): what a LoRA target written in
+/// DistilBERT's names (HF PEFT's `target_modules`) selects.
+pub fn canonical_layer_module(distilbert_name: &str) -> Option<&'static str> {
+    DISTILBERT_LAYER.iter().find_map(|(canonical, own)| {
+        let own = own.trim_end_matches('.');
+        (own.rsplit('.').next() == Some(distilbert_name)).then(|| canonical.trim_end_matches('.'))
+    })
+}
+
 /// How one family's checkpoints name the encoder's weights: the prefix its task classes keep
 /// the encoder under (transformers' `base_model_prefix`) and, for DistilBERT, its own module
 /// names. Loading renames a file's keys to the canonical (BERT) names; saving renames back.
@@ -249,6 +259,20 @@ mod tests {
             assert_eq!(keys.to_canonical(file), canonical);
             assert_eq!(keys.to_file(canonical), file);
         }
+    }
+
+    #[test]
+    fn distilbert_module_names_have_canonical_parts() {
+        assert_eq!(
+            canonical_layer_module("q_lin"),
+            Some("attention.self.query")
+        );
+        assert_eq!(
+            canonical_layer_module("out_lin"),
+            Some("attention.output.dense")
+        );
+        assert_eq!(canonical_layer_module("lin2"), Some("output.dense"));
+        assert_eq!(canonical_layer_module("query"), None);
     }
 
     #[test]

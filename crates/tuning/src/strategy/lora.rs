@@ -53,19 +53,28 @@ pub fn is_adapter(name: &str) -> bool {
     name.contains(ADAPTER_SEGMENT)
 }
 
-/// HF names of the weights LoRA adapts: `encoder.layer.*.{target}.weight`.
+/// HF names of the weights LoRA adapts: `encoder.layer.*.{target}.weight`. A target may also
+/// be a DistilBERT module name (`q_lin`, `v_lin`, `out_lin`, `lin1`, `lin2`), which selects
+/// that exact part of every layer, whatever the family (inside finetune every family goes by
+/// BERT's names: `q_lin` is `attention.self.query`).
 pub fn targets<M: Module>(model: &M, settings: &LoraSettings) -> Vec<(String, String)> {
+    let matches = |name: &str, target: &str| match encoder::key_map::canonical_layer_module(target)
+    {
+        Some(part) => layer_part(name) == Some(&format!("{part}.weight")),
+        None => name.ends_with(&format!(".{target}.weight")),
+    };
     named_params(model)
         .into_iter()
         .filter(|p| matches!(part_of(&p.name), Part::Layer(_)) && p.shape.len() == 2)
-        .filter(|p| {
-            settings
-                .target_modules
-                .iter()
-                .any(|t| p.name.ends_with(&format!(".{t}.weight")))
-        })
+        .filter(|p| settings.target_modules.iter().any(|t| matches(&p.name, t)))
         .map(|p| (p.name, p.path))
         .collect()
+}
+
+/// What follows `encoder.layer.{i}.` in a parameter name.
+fn layer_part(name: &str) -> Option<&str> {
+    let (_, rest) = name.split_once("encoder.layer.")?;
+    Some(rest.split_once('.')?.1)
 }
 
 /// Attaches adapters to the target weights. Fails when no weight matches the targets.
@@ -112,5 +121,44 @@ pub fn merge(state: &mut BTreeMap<String, HostTensor>, scale: f64) {
                 weight.data[o * d_in + i] += (scale * delta) as f32;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn distilbert() -> encoder::BertModel {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/families/distilbert");
+        encoder::load_pretrained(&dir, &burn::tensor::Device::default())
+            .unwrap()
+            .model
+    }
+
+    fn names(modules: &[&str]) -> Vec<String> {
+        let settings = LoraSettings {
+            target_modules: modules.iter().map(|t| t.to_string()).collect(),
+            ..LoraSettings::with_rank(4)
+        };
+        targets(&distilbert(), &settings)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    #[test]
+    fn distilbert_module_names_select_the_same_weights_as_berts() {
+        assert_eq!(names(&["q_lin", "v_lin"]), names(&["query", "value"]));
+        assert_eq!(
+            names(&["lin2"]),
+            vec![
+                "encoder.layer.0.output.dense.weight".to_string(),
+                "encoder.layer.1.output.dense.weight".to_string()
+            ]
+        );
+        // `dense` is every dense layer (PEFT's suffix rule); `out_lin` only attention's.
+        assert_eq!(names(&["dense"]).len(), 6);
+        assert_eq!(names(&["out_lin"]).len(), 2);
     }
 }
