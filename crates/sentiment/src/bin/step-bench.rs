@@ -131,17 +131,25 @@ fn run(args: &Args) -> Result<()> {
     device.seed(args.seed);
     let pretrained = load_pretrained(&model_dir, &device)?;
     let config = pretrained.config.clone();
-    if args.seq_len > config.max_position_embeddings {
+    if args.seq_len > config.max_sequence_length() {
         bail!(
-            "--seq-len {} is longer than the model's max_position_embeddings {}",
+            "--seq-len {} is longer than the model's longest input ({} tokens)",
             args.seq_len,
-            config.max_position_embeddings
+            config.max_sequence_length()
         );
     }
-    let vocab = |token: &str| pretrained.tokenizer.token_to_id(token);
-    let (cls, sep) = match (vocab("[CLS]"), vocab("[SEP]")) {
-        (Some(c), Some(s)) => (c, s),
-        _ => bail!("{}: the vocabulary has no [CLS]/[SEP]", model_dir.display()),
+    // The tokens the tokenizer puts around a text ([CLS] .. [SEP], <s> .. </s>), from the
+    // empty text.
+    let empty = pretrained
+        .tokenizer
+        .encode("", None, &encoder::EncodeOptions::default())
+        .map_err(|e| anyhow::anyhow!("{}: cannot tokenize: {e}", model_dir.display()))?;
+    let (cls, sep) = match empty[0].input_ids[..] {
+        [first, .., last] => (first, last),
+        _ => bail!(
+            "{}: the tokenizer adds no tokens around a text",
+            model_dir.display()
+        ),
     };
     let task = SentimentTask {
         labels: LabelSet::from_names(["0", "1"]),
