@@ -31,16 +31,7 @@ fn run_encode(model: &std::path::Path, stdin: &str, extra: &[&str]) -> std::proc
 fn encode_prints_ids_and_hidden_states_like_transformers() {
     let reference = reference();
     let cases = reference["cases"].as_array().unwrap();
-    let input: String = cases
-        .iter()
-        .map(|c| {
-            let mut line = serde_json::json!({"text": c["text"]});
-            if let Some(pair) = c.get("text_pair") {
-                line["text_pair"] = pair.clone();
-            }
-            format!("{line}\n")
-        })
-        .collect();
+    let input = encode_input(cases);
     // Batch size 3 so that several batches with padding are exercised.
     let out = run_encode(&tiny("tiny-bert"), &input, &["--batch-size", "3"]);
     assert!(
@@ -134,16 +125,7 @@ fn encode_runs_every_family_like_transformers() {
             serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
                 .unwrap();
         let cases = reference["cases"].as_array().unwrap();
-        let input: String = cases
-            .iter()
-            .map(|c| {
-                let mut line = serde_json::json!({"text": c["text"]});
-                if let Some(pair) = c.get("text_pair") {
-                    line["text_pair"] = pair.clone();
-                }
-                format!("{line}\n")
-            })
-            .collect();
+        let input = encode_input(cases);
         let out = run_encode(&dir, &input, &["--batch-size", "4"]);
         assert!(
             out.status.success(),

@@ -76,23 +76,7 @@ fn check_family(name: &str, family: ModelFamily) {
         );
     }
     // Padded together: padding must not move the positions of RoBERTa-style models.
-    let refs: Vec<_> = windows.iter().collect();
-    let hidden = p
-        .model
-        .forward(encoder::input::pad_batch(&refs, pad, &test_device()))
-        .last_hidden_state;
-    let [_, seq, width] = hidden.dims();
-    let values = tensor_values(hidden);
-    for (row, (case, window)) in cases.iter().zip(&windows).enumerate() {
-        let got: Vec<f32> = (0..window.len())
-            .flat_map(|t| values[(row * seq + t) * width..(row * seq + t + 1) * width].to_vec())
-            .collect();
-        let diff = max_abs_diff(&got, &floats(&case["last_hidden_state"]));
-        assert!(
-            diff <= TOLERANCE,
-            "{name}: row {row} off by {diff} when padded to {seq}"
-        );
-    }
+    assert_padded_batch_matches(&p.model, &windows, cases, pad, TOLERANCE, name);
 }
 
 #[test]

@@ -68,21 +68,7 @@ fn padded_batch_gives_each_row_its_unpadded_result() {
         .iter()
         .map(|c| tokenize_case(&p.tokenizer, c))
         .collect();
-    let refs: Vec<_> = windows.iter().collect();
-    let input = encoder::input::pad_batch(&refs, 0, &device());
-    let hidden = p.model.forward(input).last_hidden_state;
-    let [_, seq, width] = hidden.dims();
-    let values = tensor_values(hidden);
-    for (row, (case, window)) in cases.iter().zip(&windows).enumerate() {
-        let got: Vec<f32> = (0..window.len())
-            .flat_map(|t| values[(row * seq + t) * width..(row * seq + t + 1) * width].to_vec())
-            .collect();
-        let diff = max_abs_diff(&got, &floats(&case["last_hidden_state"]));
-        assert!(
-            diff <= TOLERANCE,
-            "row {row} off by {diff} when padded to {seq}"
-        );
-    }
+    assert_padded_batch_matches(&p.model, &windows, cases, 0, TOLERANCE, "tiny-bert");
 }
 
 #[test]

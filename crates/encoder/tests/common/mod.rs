@@ -130,3 +130,44 @@ pub fn tokenize_case(tokenizer: &encoder::Tokenizer, case: &Value) -> TokenizedW
         .unwrap()
         .remove(0)
 }
+
+/// Checks that each window, run in one padded batch with the others, gives its case's
+/// `last_hidden_state` (padding must not change a row's result); `what` names the model.
+pub fn assert_padded_batch_matches(
+    model: &encoder::BertModel,
+    windows: &[TokenizedWindow],
+    cases: &[Value],
+    pad_id: u32,
+    tolerance: f32,
+    what: &str,
+) {
+    let refs: Vec<_> = windows.iter().collect();
+    let input = encoder::input::pad_batch(&refs, pad_id, &test_device());
+    let hidden = model.forward(input).last_hidden_state;
+    let [_, seq, width] = hidden.dims();
+    let values = tensor_values(hidden);
+    for (row, (case, window)) in cases.iter().zip(windows).enumerate() {
+        let got: Vec<f32> = (0..window.len())
+            .flat_map(|t| values[(row * seq + t) * width..(row * seq + t + 1) * width].to_vec())
+            .collect();
+        let diff = max_abs_diff(&got, &floats(&case["last_hidden_state"]));
+        assert!(
+            diff <= tolerance,
+            "{what}: row {row} off by {diff} when padded to {seq}"
+        );
+    }
+}
+
+/// The reference cases as `encode`'s JSONL input: `{"text": ..., "text_pair": ...}` lines.
+pub fn encode_input(cases: &[Value]) -> String {
+    cases
+        .iter()
+        .map(|c| {
+            let mut line = serde_json::json!({"text": c["text"]});
+            if let Some(pair) = c.get("text_pair") {
+                line["text_pair"] = pair.clone();
+            }
+            format!("{line}\n")
+        })
+        .collect()
+}
