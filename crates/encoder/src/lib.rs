@@ -1,11 +1,13 @@
 //! # encoder
 //!
-//! Pretrained transformer encoders (the BERT family) from Hugging Face model directories, as
-//! Burn modules that compute what transformers computes.
+//! Pretrained transformer encoders (BERT, RoBERTa, XLM-RoBERTa, DistilBERT, ELECTRA) from
+//! Hugging Face model directories, as Burn modules that compute what transformers computes.
 //!
-//! What it is: the HF config ([`EncoderConfig`]), the model ([`bert`], mirroring
-//! `modeling_bert.py`), checkpoint loading and saving in HF layout ([`checkpoint`],
-//! [`key_map`], [`weights`]), tokenization with offsets, word ids and overflowing windows
+//! What it is: the HF config ([`EncoderConfig`], the family from `model_type`:
+//! [`ModelFamily`]), the model ([`bert`], mirroring `modeling_bert.py`; the other families are
+//! the same module tree with their embedding details), checkpoint loading and saving in HF
+//! layout, each family's key names translated at the file ([`checkpoint`], [`key_map`],
+//! [`weights`]), tokenization with offsets, word ids and overflowing windows
 //! ([`tokenizer`]), the operations a task head applies with the encoder's kernels ([`Ops`]),
 //! and the `encode` and `convert-checkpoint` binaries.
 //!
