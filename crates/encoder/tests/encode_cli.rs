@@ -27,23 +27,30 @@ fn run_encode(model: &std::path::Path, stdin: &str, extra: &[&str]) -> std::proc
     child.wait_with_output().unwrap()
 }
 
+/// The JSON lines of a run that must have succeeded (`what` names the model in failures).
+fn encoded_lines(out: &std::process::Output, what: &str) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn encode_prints_ids_and_hidden_states_like_transformers() {
     let reference = reference();
     let cases = reference["cases"].as_array().unwrap();
     let input = encode_input(cases);
     // Batch size 3 so that several batches with padding are exercised.
-    let out = run_encode(&tiny("tiny-bert"), &input, &["--batch-size", "3"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let lines = encoded_lines(
+        &run_encode(&tiny("tiny-bert"), &input, &["--batch-size", "3"]),
+        "tiny-bert",
     );
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     assert_eq!(lines.len(), cases.len());
     for (got, want) in lines.iter().zip(cases) {
         assert_eq!(got["input_ids"], want["input_ids"]);
@@ -126,17 +133,7 @@ fn encode_runs_every_family_like_transformers() {
                 .unwrap();
         let cases = reference["cases"].as_array().unwrap();
         let input = encode_input(cases);
-        let out = run_encode(&dir, &input, &["--batch-size", "4"]);
-        assert!(
-            out.status.success(),
-            "{family}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let lines: Vec<Value> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = encoded_lines(&run_encode(&dir, &input, &["--batch-size", "4"]), family);
         assert_eq!(lines.len(), cases.len(), "{family}");
         for (got, want) in lines.iter().zip(cases) {
             assert_eq!(got["input_ids"], want["input_ids"], "{family}");
