@@ -7,16 +7,17 @@
 //! - DistilBERT: the first token through `pre_classifier`, ReLU, dropout
 //!   (`seq_classif_dropout`), `classifier`.
 //!
+//! The layers per family are `tuning::task::heads`' (relation's `cls` head uses them too).
+//!
 //! `--pooling mean` feeds the mean of the token states to the same head instead of the first
 //! token (no transformers class does that; its export loads, but transformers' class would
 //! read the first token).
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use encoder::bert::init_linear;
 use encoder::{BertModel, EncoderConfig, EncoderInput, ModelFamily};
+use tuning::task::heads::{ClassificationHead, SequenceHead};
 
 /// How the sentence vector is taken from the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -40,25 +41,6 @@ impl std::str::FromStr for Pooling {
             _ => Err(format!("unknown pooling `{s}` (pooler, cls, mean)")),
         }
     }
-}
-
-/// The activation between a two-layer head's `dense` and `out_proj`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeadActivation {
-    /// RoBERTa, XLM-R.
-    Tanh,
-    /// ELECTRA (`get_activation("gelu")`, the exact GELU).
-    Gelu,
-}
-
-/// `RobertaClassificationHead` / `ElectraClassificationHead` (HF: `classifier`): dropout,
-/// dense, activation, dropout, out_proj.
-#[derive(Module, Debug)]
-pub struct ClassificationHead {
-    pub dense: Linear,
-    pub out_proj: Linear,
-    #[module(skip)]
-    pub activation: HeadActivation,
 }
 
 #[derive(Module, Debug)]
@@ -96,33 +78,15 @@ impl SequenceClassifier {
         if pooling != Pooling::Pooler {
             bert.pooler = None;
         }
-        let (h, std) = (config.hidden_size, config.initializer_range);
-        let linear = |d_in, d_out| init_linear(d_in, d_out, std, device);
-        let two_layers = |activation| ClassificationHead {
-            dense: linear(h, h),
-            out_proj: linear(h, num_labels),
-            activation,
-        };
-        let (pre_classifier, classifier, classification_head, dropout) = match family {
-            ModelFamily::Bert => (None, Some(linear(h, num_labels)), None, dropout),
-            ModelFamily::Roberta | ModelFamily::XlmRoberta => {
-                (None, None, Some(two_layers(HeadActivation::Tanh)), dropout)
-            }
-            ModelFamily::Electra => (None, None, Some(two_layers(HeadActivation::Gelu)), dropout),
-            ModelFamily::DistilBert => {
-                // DistilBertForSequenceClassification's own dropout (`--classifier-dropout`
-                // does not change it).
-                let p = config.extra.get("seq_classif_dropout");
-                let p = p.and_then(|v| v.as_f64()).unwrap_or(0.2);
-                (Some(linear(h, h)), Some(linear(h, num_labels)), None, p)
-            }
-        };
+        // DistilBERT's head keeps its own dropout (`seq_classif_dropout`): `--classifier-dropout`
+        // does not change it.
+        let head = SequenceHead::new(config, num_labels, dropout, device);
         Self {
             bert,
-            dropout: DropoutConfig::new(dropout).init(),
-            pre_classifier,
-            classifier,
-            classification_head,
+            dropout: DropoutConfig::new(head.dropout).init(),
+            pre_classifier: head.pre_classifier,
+            classifier: head.classifier,
+            classification_head: head.classification_head,
             pooling,
         }
     }
@@ -147,22 +111,11 @@ impl SequenceClassifier {
                 (summed / counts).reshape([batch, hidden])
             }
         };
-        let ops = self.bert.ops();
-        if let Some(head) = &self.classification_head {
-            let x = ops.linear(&head.dense, ops.dropout(&self.dropout, sentence));
-            let x = match head.activation {
-                HeadActivation::Tanh => x.tanh(),
-                HeadActivation::Gelu => burn::tensor::activation::gelu(x),
-            };
-            return ops.linear(&head.out_proj, ops.dropout(&self.dropout, x));
-        }
-        let classifier = self.classifier.as_ref().expect("built with a classifier");
-        match &self.pre_classifier {
-            Some(pre) => {
-                let x = relu(ops.linear(pre, sentence));
-                ops.linear(classifier, ops.dropout(&self.dropout, x))
-            }
-            None => classifier.forward(ops.dropout(&self.dropout, sentence)),
-        }
+        let layers = (
+            &self.pre_classifier,
+            &self.classifier,
+            &self.classification_head,
+        );
+        SequenceHead::classify(layers, &self.dropout, self.bert.ops(), sentence)
     }
 }

@@ -3,7 +3,8 @@
 //! The fine-tuning engine and the task application.
 //!
 //! - [`task`]: the [`Task`] trait every task implements (featurize, loss, predict, evaluate,
-//!   export and load itself back), with the label and scoring helpers tasks share;
+//!   export and load itself back), with the label and scoring helpers tasks share and each
+//!   encoder family's sequence-classification head ([`task::heads`]);
 //! - [`engine`]: the training loop in parts ([`Trainer`], [`engine::step::Step`], settings
 //!   named after transformers' `TrainingArguments`, AdamW, schedules, sampling, evaluation,
 //!   model selection, checkpoints, the run directory);
@@ -14,7 +15,7 @@
 //! - [`report`]: `metrics.jsonl`, progress, plots and `compare-runs`;
 //! - `test_support` (feature `test-support`): what the task crates' tests share.
 //!
-//! What it is not: it knows no particular task (no labels, heads or metrics of its own), no
+//! What it is not: it knows no particular task (no labels, metrics or task heads of its own), no
 //! checkpoint format beyond what the `encoder` crate provides, and no kernel code (the
 //! `kernels` crate's, passed down as a [`encoder::Kernels`] value).
 

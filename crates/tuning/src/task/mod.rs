@@ -16,6 +16,7 @@
 //! reads itself back from it ([`Task::from_export`]), also from a transformers checkpoint of
 //! its `*For*` class that finetune never saw.
 
+pub mod heads;
 pub mod labels;
 pub mod scoring;
 
