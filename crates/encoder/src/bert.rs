@@ -499,6 +499,40 @@ impl BertModel {
         self.encoder.layer.len()
     }
 
+    /// The rows of the word embedding matrix (the vocabulary the model can read).
+    pub fn vocab_size(&self) -> usize {
+        self.embeddings.word_embeddings.weight.dims()[0]
+    }
+
+    /// transformers' `resize_token_embeddings` for tokens added to the tokenizer: the word
+    /// embeddings grow to `rows`, the new rows at the mean of the existing ones. That is what
+    /// transformers' default (`mean_resizing=True`) draws them around: its draws have a
+    /// covariance of 1e-9 times the embeddings' own, about 3e-5 of their spread, which this
+    /// leaves out, so the rows are the same on every run. The existing rows and the
+    /// parameter's identity are kept; a matrix already as large is left as it is.
+    pub fn resize_token_embeddings(mut self, rows: usize) -> Self {
+        let old = self.vocab_size();
+        if rows <= old {
+            return self;
+        }
+        let param = self.embeddings.word_embeddings.weight;
+        self.embeddings.word_embeddings.weight = param.map(|weight| {
+            let require_grad = weight.is_require_grad();
+            let [_, width] = weight.dims();
+            let mean = weight.clone().mean_dim(0).expand([rows - old, width]);
+            // Rebuilt from its values, so that the parameter is a leaf of the graph again.
+            let device = weight.device();
+            let grown = Tensor::cat(vec![weight, mean], 0).into_data();
+            let grown = Tensor::<2>::from_data(grown, &device);
+            if require_grad {
+                grown.require_grad()
+            } else {
+                grown
+            }
+        });
+        self
+    }
+
     pub fn hidden_size(&self) -> usize {
         match &self.embeddings_project {
             Some(project) => project.weight.dims()[1],

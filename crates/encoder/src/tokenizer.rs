@@ -260,11 +260,14 @@ impl Tokenizer {
         &self.inner
     }
 
-    /// Adds tokens that must never be split (e.g. entity markers); returns how many were new.
-    pub fn add_special_tokens(&mut self, tokens: &[&str]) -> usize {
-        let added: Vec<AddedToken> = tokens.iter().map(|t| AddedToken::from(*t, true)).collect();
+    /// Adds tokens to the vocabulary, as transformers' `tokenizer.add_tokens` does (ordinary,
+    /// not special, never split); returns how many were new. A new token's id follows the
+    /// largest id so far, so `vocab_size` grows by that many. The embedding matrix must grow
+    /// with it ([`crate::BertModel::resize_token_embeddings`]).
+    pub fn add_tokens(&mut self, tokens: &[&str]) -> usize {
+        let added: Vec<AddedToken> = tokens.iter().map(|t| AddedToken::from(*t, false)).collect();
         *self.configured() = None;
-        self.inner.add_special_tokens(&added)
+        self.inner.add_tokens(&added)
     }
 
     /// The tokenizer as transformers' `add_prefix_space=True` makes it (what run_ner does for

@@ -102,11 +102,13 @@ pub trait TaskApp {
 #[group(skip)]
 pub struct NoFlags {}
 
-/// The data files of a training run (the sample data unless given).
+/// The files a training run starts from: its data (the sample data unless given) and the
+/// pretrained model directory.
 #[derive(Debug, Clone)]
 pub struct TrainFiles {
     pub train: PathBuf,
     pub validation: PathBuf,
+    pub model: PathBuf,
 }
 
 /// A task ready to train and its data.
@@ -258,6 +260,7 @@ fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
         validation: input
             .validation
             .unwrap_or_else(|| cli::sample_file(A::SAMPLE_VALIDATION)),
+        model: input.model.unwrap_or_else(encoder::default_model_dir),
     };
     let prepared = A::prepare(&files, &data, &flags, &args)?;
     let trainer = Trainer {
@@ -270,11 +273,7 @@ fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
             ("validation".into(), files.validation.clone()),
         ],
         task_flags: task_flags::<A>(m),
-        ..Trainer::new(
-            &prepared.task,
-            args,
-            input.model.unwrap_or_else(encoder::default_model_dir),
-        )
+        ..Trainer::new(&prepared.task, args, files.model.clone())
     };
     let summary = trainer.train(&prepared.train, Some(&prepared.validation))?;
     cli::print_summary(&trainer.args, &summary)

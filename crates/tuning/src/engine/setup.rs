@@ -52,10 +52,14 @@ impl<T: Task> Setup<T> {
         for warning in pretrained.report.warnings() {
             eprintln!("{}: {warning}", task.name());
         }
-        let config = pretrained.config.clone();
+        let mut config = pretrained.config.clone();
         require_family(task, &config, model_dir)?;
-        let tokenizer = pretrained.tokenizer.clone();
+        let mut tokenizer = pretrained.tokenizer.clone();
         let mut encoder = pretrained.model.with_kernels(kernels);
+        let added = task.added_tokens();
+        if !added.is_empty() {
+            encoder = grow_vocabulary(task.name(), &added, &mut tokenizer, &mut config, encoder);
+        }
         let num_layers = encoder.num_layers();
         let strategy = &args.strategy;
         strategy
@@ -95,6 +99,32 @@ impl<T: Task> Setup<T> {
             lora_scale: strategy.lora.as_ref().map(|l| l.alpha / l.rank as f64),
         })
     }
+}
+
+/// Adds `tokens` to the tokenizer (those it lacks) and grows the word embeddings and
+/// `config.vocab_size` to cover them ([`Task::added_tokens`]); says what it did on stderr.
+fn grow_vocabulary(
+    task: &str,
+    tokens: &[String],
+    tokenizer: &mut Tokenizer,
+    config: &mut EncoderConfig,
+    encoder: encoder::BertModel,
+) -> encoder::BertModel {
+    let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    let new = tokenizer.add_tokens(&tokens);
+    let rows = encoder.vocab_size().max(tokenizer.vocab_size());
+    let ids: Vec<String> = tokens
+        .iter()
+        .map(|t| format!("{t} = {}", tokenizer.token_to_id(t).expect("just added")))
+        .collect();
+    eprintln!(
+        "{task}: {new} token(s) added to the vocabulary ({}); word embeddings {} -> {rows} \
+         rows, the new ones at the mean of the others",
+        ids.join(", "),
+        encoder.vocab_size()
+    );
+    config.vocab_size = rows;
+    encoder.resize_token_embeddings(rows)
 }
 
 /// Reads every float parameter, which draws the lazily initialised ones.

@@ -94,6 +94,15 @@ pub trait Task {
         family == encoder::ModelFamily::Bert
     }
 
+    /// Tokens to add to the tokenizer's vocabulary before featurizing (e.g. entity markers
+    /// a vocabulary lacks). The trainer adds those the vocabulary does not have yet and grows
+    /// the word embeddings to match, as transformers users do with `add_tokens` and
+    /// `resize_token_embeddings`; the export carries the grown tokenizer and matrix. None
+    /// unless a task says.
+    fn added_tokens(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Adds what the export's `config.json` needs (architectures, id2label, label2id, ...).
     fn export_config(&self, config: &mut EncoderConfig);
 
