@@ -1,7 +1,8 @@
 //! The relation heads over the encoder, selectable with `--head`:
 //!
-//! - `cls`: transformers' `BertForSequenceClassification` (pooler, dropout, linear) over the
-//!   marked sentence; its export loads in transformers as that class.
+//! - `cls`: transformers' `*ForSequenceClassification` of the encoder's family over the marked
+//!   sentence (BERT: pooler, dropout, linear; the others their own heads on the first token,
+//!   `tuning::task::heads`); its export loads in transformers as that class.
 //! - `entity-start`: the hidden states of the two start markers, concatenated, dropout, linear
 //!   (the "entity markers - entity start" variant of Matching the Blanks, Baldini Soares et
 //!   al. 2019).
@@ -15,7 +16,8 @@ use burn::tensor::Device;
 use burn::tensor::activation::tanh;
 use burn::tensor::{Int, Tensor};
 use encoder::bert::{BertPooler, init_linear};
-use encoder::{BertModel, EncoderConfig, EncoderInput};
+use encoder::{BertModel, EncoderConfig, EncoderInput, ModelFamily};
+use tuning::task::heads::{ClassificationHead, SequenceHead};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -66,7 +68,12 @@ pub struct RelationClassifier {
     pub cls_fc: Option<Linear>,
     /// R-BERT's dense layer over tanh(entity average), shared by e1 and e2.
     pub entity_fc: Option<Linear>,
-    pub classifier: Linear,
+    /// The `cls` head's layers on DistilBERT (`pre_classifier`) and on RoBERTa, XLM-R and
+    /// ELECTRA (`classification_head`, written as `classifier`).
+    pub pre_classifier: Option<Linear>,
+    /// The last linear layer (every head but `cls` on RoBERTa, XLM-R and ELECTRA).
+    pub classifier: Option<Linear>,
+    pub classification_head: Option<ClassificationHead>,
     #[module(skip)]
     pub head: Head,
 }
@@ -82,26 +89,35 @@ impl RelationClassifier {
     ) -> Self {
         let hidden = config.hidden_size;
         let std = config.initializer_range;
-        match head {
+        let bert_cls = head == Head::Cls && config.family() == ModelFamily::Bert;
+        if !bert_cls {
+            // Only BERT's class has a pooler; the other heads read token states.
+            bert.pooler = None;
+        } else if bert.pooler.is_none() {
             // A checkpoint without a pooler gets a new one, as transformers does.
-            Head::Cls if bert.pooler.is_none() => {
-                bert.pooler = Some(BertPooler::new(config, device));
-            }
-            Head::Cls => {}
-            Head::EntityStart | Head::Rbert => bert.pooler = None,
+            bert.pooler = Some(BertPooler::new(config, device));
         }
         let rbert = head == Head::Rbert;
-        let features = match head {
-            Head::Cls => hidden,
-            Head::EntityStart => 2 * hidden,
-            Head::Rbert => 3 * hidden,
+        let layers = match head {
+            Head::Cls => SequenceHead::new(config, num_labels, dropout, device),
+            Head::EntityStart | Head::Rbert => {
+                let features = if rbert { 3 * hidden } else { 2 * hidden };
+                SequenceHead {
+                    pre_classifier: None,
+                    classifier: Some(init_linear(features, num_labels, std, device)),
+                    classification_head: None,
+                    dropout,
+                }
+            }
         };
         Self {
             bert,
-            dropout: DropoutConfig::new(dropout).init(),
+            dropout: DropoutConfig::new(layers.dropout).init(),
             cls_fc: rbert.then(|| init_linear(hidden, hidden, std, device)),
             entity_fc: rbert.then(|| init_linear(hidden, hidden, std, device)),
-            classifier: init_linear(features, num_labels, std, device),
+            pre_classifier: layers.pre_classifier,
+            classifier: layers.classifier,
+            classification_head: layers.classification_head,
             head,
         }
     }
@@ -113,7 +129,10 @@ impl RelationClassifier {
         let states = output.last_hidden_state;
         let [batch, seq, hidden] = states.dims();
         let features = match self.head {
-            Head::Cls => output.pooler_output.expect("built with a pooler"),
+            Head::Cls => match output.pooler_output {
+                Some(pooled) => pooled,
+                None => states.narrow(1, 0, 1).reshape([batch, hidden]),
+            },
             Head::EntityStart => {
                 let flat = states.reshape([batch * seq, hidden]);
                 let e1 = flat.clone().select(0, input.e1_start);
@@ -144,7 +163,11 @@ impl RelationClassifier {
                 )
             }
         };
-        self.classifier
-            .forward(ops.dropout(&self.dropout, features))
+        let layers = (
+            &self.pre_classifier,
+            &self.classifier,
+            &self.classification_head,
+        );
+        SequenceHead::classify(layers, &self.dropout, ops, features)
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use relation::data::{self, OTHER};
 use relation::head::Head;
-use relation::markers::Markers;
+use relation::markers::MarkerChoice;
 use relation::metrics;
 use relation::task::{self, RelationTask};
 use tuning::TrainingArgs;
@@ -24,9 +24,11 @@ struct TrainFlags {
     /// The head: entity-start, cls (BertForSequenceClassification) or rbert.
     #[arg(long, default_value = "entity-start")]
     head: Head,
-    /// Entity markers: unused ([unused0-3]), punct ($ e1 $, # e2 #) or four tokens.
-    #[arg(long, default_value = "unused")]
-    markers: Markers,
+    /// Entity markers: auto (unused where the vocabulary has [unused0-3], else new), unused,
+    /// new (<e1> </e1> <e2> </e2> added to the vocabulary, embeddings grown), punct ($ e1 $,
+    /// # e2 #) or four tokens (those missing added).
+    #[arg(long, default_value = "auto")]
+    markers: MarkerChoice,
 }
 
 #[derive(Args)]
@@ -91,10 +93,8 @@ impl TaskApp for Relation {
         flags: &TrainFlags,
         args: &TrainingArgs,
     ) -> Result<Prepared<RelationTask>> {
-        let (train, validation) = (&files.train, &files.validation);
         let choice = (flags.head, flags.markers.clone());
-        let (task, train, validation) =
-            task::prepare(train, validation, flags.holdout, args.seed, choice)?;
+        let (task, train, validation) = task::prepare(files, flags.holdout, args.seed, choice)?;
         Ok(Prepared {
             task,
             train,

@@ -7,13 +7,13 @@ use anyhow::{Result, anyhow, bail};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use encoder::{EncodeOptions, EncoderConfig, TokenizedWindow, Tokenizer};
 use serde_json::json;
-use tuning::app::Evaluation;
+use tuning::app::{Evaluation, TrainFiles};
 pub use tuning::task::argmax;
 use tuning::{Metrics, Task};
 
 use crate::data::{Example, OTHER, Span};
 use crate::head::{Head, RelationClassifier, RelationInput};
-use crate::markers::Markers;
+use crate::markers::{MarkerChoice, Markers};
 use crate::metrics;
 
 /// One marked sentence.
@@ -31,6 +31,8 @@ pub struct RelationTask {
     pub labels: Vec<String>,
     pub head: Head,
     pub markers: Markers,
+    /// The markers the vocabulary lacks, added to it for training ([`Task::added_tokens`]).
+    pub added: Vec<String>,
     /// The label of unrelated pairs, left out of the macro average.
     pub other: String,
 }
@@ -41,6 +43,7 @@ impl RelationTask {
             labels,
             head,
             markers,
+            added: Vec::new(),
             other: OTHER.to_string(),
         }
     }
@@ -154,14 +157,17 @@ impl RelationTask {
 }
 
 /// `train`: the data (a validation file, or with `holdout` a seeded fraction of the training
-/// file) and the task for it, with the labels of both. Says on stderr what it read.
+/// file) and the task for it, with the labels of both and the markers for the pretrained
+/// model's vocabulary. Says on stderr what it read.
 pub fn prepare(
-    train_path: &Path,
-    validation_path: &Path,
+    files: &TrainFiles,
     holdout: Option<f64>,
     seed: u64,
-    (head, markers): (Head, Markers),
+    (head, markers): (Head, MarkerChoice),
 ) -> Result<(RelationTask, Vec<Example>, Vec<Example>)> {
+    let (train_path, validation_path) = (&files.train, &files.validation);
+    let tokenizer = Tokenizer::from_model_dir(&files.model)?;
+    let (markers, added) = markers.resolve(&tokenizer)?;
     let all = crate::data::load(train_path, true)?;
     let (train, validation, validation_name) = match holdout {
         Some(fraction) => {
@@ -187,7 +193,10 @@ pub fn prepare(
             .chain(training_file)
             .filter_map(|e| e.label.as_deref()),
     );
-    let task = RelationTask::new(labels, head, markers);
+    let task = RelationTask {
+        added,
+        ..RelationTask::new(labels, head, markers)
+    };
     for example in &validation {
         task.label_id(example).map_err(|err| {
             anyhow!("{err}: validation labels must be labels of the training data")
@@ -328,6 +337,15 @@ impl Task for RelationTask {
         "relation"
     }
 
+    /// The heads read token states and the `cls` head is each family's own.
+    fn supports_family(&self, _family: encoder::ModelFamily) -> bool {
+        true
+    }
+
+    fn added_tokens(&self) -> Vec<String> {
+        self.added.clone()
+    }
+
     fn build_model(
         &self,
         encoder: encoder::BertModel,
@@ -431,6 +449,7 @@ impl Task for RelationTask {
             labels,
             head,
             markers: Markers(markers),
+            added: Vec::new(),
             other,
         })
     }
@@ -438,11 +457,11 @@ impl Task for RelationTask {
     fn export_config(&self, config: &mut EncoderConfig) {
         // Only the [CLS] head has transformers' layout; the others name our own class so
         // that AutoModelForSequenceClassification does not load them with a wrong head.
-        let architecture = match self.head {
-            Head::Cls => "BertForSequenceClassification",
-            Head::EntityStart | Head::Rbert => "BertForRelationClassification",
-        };
-        tuning::task::labels::write(config, architecture, &self.labels);
+        let architecture = config.family().class_name(match self.head {
+            Head::Cls => "ForSequenceClassification",
+            Head::EntityStart | Head::Rbert => "ForRelationClassification",
+        });
+        tuning::task::labels::write(config, &architecture, &self.labels);
         let extra = &mut config.extra;
         extra.insert(
             "finetune_relation".into(),
@@ -536,7 +555,7 @@ mod tests {
     fn markers_missing_from_the_vocabulary_are_named() {
         let err = Markers::unused().ids(&tokenizer()).unwrap_err().to_string();
         assert!(
-            err.contains("[unused2]") && err.contains("--markers punct"),
+            err.contains("[unused2]") && err.contains("--markers new"),
             "{err}"
         );
     }

@@ -229,16 +229,19 @@ fn bad_input_gives_clear_errors() {
     let unlabelled = write("unlabelled.txt", b"1\t\"<e1>a</e1> <e2>b</e2>\"\n");
     assert!(train_with(&unlabelled).contains("unlabelled.txt:1: example 1 has no label"));
 
-    // The default markers need [unused0-3]; the tiny vocabulary has only two.
+    // `--markers unused` needs [unused0-3]; the tiny vocabulary has only two.
     let no_markers = err(&relation(&[
         "train",
         "--model",
         s(&tiny()),
         "--output-dir",
         s(&dir.path().join("never")),
+        "--markers",
+        "unused",
     ]));
     assert!(
-        no_markers.contains("`[unused2]` is not in the vocabulary"),
+        no_markers.contains("`[unused2]` is not in the vocabulary")
+            && no_markers.contains("--markers new"),
         "{no_markers}"
     );
 
@@ -425,25 +428,109 @@ fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
     );
 }
 
-/// The encoder reads RoBERTa, but this task's heads and entity markers follow BERT's
-/// vocabulary only so far: a RoBERTa checkpoint is refused by name before anything is written.
+/// A RoBERTa checkpoint, whose byte-level BPE vocabulary has no reserved entries: by default
+/// `<e1> </e1> <e2> </e2>` are added to the vocabulary and the word embeddings grow by four
+/// rows at the mean of the others (with a learning rate of 1e-12 they stay there); the export carries
+/// the grown tokenizer and matrix, names the family's class, and `eval` on it recomputes the
+/// run's score.
 #[test]
-fn a_family_without_its_head_yet_is_refused_by_name() {
+fn new_marker_tokens_grow_the_vocabulary_and_the_export() {
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
     let model = tuning::test_support::cli::fixture("families/roberta");
-    let message = err(&Binary::new(env!("CARGO_BIN_EXE_relation")).run(&[
-        "train",
-        "--model",
-        s(&model),
-        "--output-dir",
-        s(&run),
-        "--max-train-samples",
-        "8",
-    ]));
-    assert!(
-        message.contains("model_type `roberta`") && message.contains("BERT checkpoints only"),
-        "{message}"
-    );
-    assert!(!run.join("model.safetensors").exists());
+    let embeddings = |dir: &Path| {
+        let file = encoder::Checkpoint::read(&dir.join("model.safetensors")).unwrap();
+        let (_, tensor) = file
+            .floats
+            .into_iter()
+            .find(|(name, _)| name.ends_with("embeddings.word_embeddings.weight"))
+            .unwrap();
+        tensor
+    };
+    let before = embeddings(&model);
+    assert_eq!(before.shape, [400, 32]);
+    for (head, lr) in [("cls", "1e-12"), ("entity-start", "1e-3")] {
+        let run = dir.path().join(head);
+        let summary: Value = serde_json::from_str(&ok(&relation(&[
+            "train",
+            "--model",
+            s(&model),
+            "--output-dir",
+            s(&run),
+            "--head",
+            head,
+            "--learning-rate",
+            lr,
+            "--num-train-epochs",
+            "1",
+            "--max-train-samples",
+            "16",
+            "--per-device-train-batch-size",
+            "8",
+        ])))
+        .unwrap();
+        let config = tuning::test_support::cli::json_file(&run.join("config.json"));
+        assert_eq!(config["vocab_size"], 404);
+        let class = if head == "cls" {
+            "RobertaForSequenceClassification"
+        } else {
+            "RobertaForRelationClassification"
+        };
+        assert_eq!(config["architectures"][0], class);
+        let markers = ["<e1>", "</e1>", "<e2>", "</e2>"];
+        assert_eq!(
+            config["finetune_relation"]["markers"],
+            serde_json::json!(markers)
+        );
+        // The tokenizer saved with the export knows the markers, at ids 400-403.
+        let tokenizer = encoder::Tokenizer::from_model_dir(&run).unwrap();
+        let ids: Vec<Option<u32>> = markers.iter().map(|t| tokenizer.token_to_id(t)).collect();
+        assert_eq!(ids, [Some(400), Some(401), Some(402), Some(403)]);
+        assert!(
+            markers
+                .iter()
+                .all(|t| !tokenizer.is_special(tokenizer.token_to_id(t).unwrap()))
+        );
+        let after = embeddings(&run);
+        assert_eq!(after.shape, [404, 32]);
+        if head == "cls" {
+            // The old rows as they were; each new row the mean of the old ones.
+            let old = max_abs_diff_f32(&after.data[..400 * 32], &before.data);
+            assert!(old < 1e-9, "the old rows moved by {old}");
+            for column in 0..32 {
+                let mean = (0..400)
+                    .map(|r| before.data[r * 32 + column] as f64)
+                    .sum::<f64>()
+                    / 400.0;
+                for row in 400..404 {
+                    let got = after.data[row * 32 + column] as f64;
+                    assert!(
+                        (got - mean).abs() < 1e-6,
+                        "row {row} column {column}: {got} vs {mean}"
+                    );
+                }
+            }
+        }
+        let eval: Value = serde_json::from_str(&ok(&relation(&[
+            "eval",
+            "--model",
+            s(&run),
+            "--data",
+            s(&validation()),
+        ])))
+        .unwrap();
+        let official = eval["report"]["official_macro_f1"].as_f64().unwrap();
+        let best = summary["eval"]["macro_f1"].as_f64().unwrap();
+        assert!(
+            (best - official).abs() < 1e-9,
+            "{head}: {best} vs {official}"
+        );
+    }
+}
+
+fn max_abs_diff_f32(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
