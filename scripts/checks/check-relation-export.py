@@ -19,7 +19,7 @@ import sys
 
 import torch
 from tokenizers import Tokenizer
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 spec = importlib.util.spec_from_file_location(
     "baseline", os.path.join(os.path.dirname(__file__), "..", "baselines", "baseline-transformers-relation.py"))
@@ -33,7 +33,13 @@ def main(run_dir, data, predictions):
     tok = Tokenizer.from_file(os.path.join(run_dir, "tokenizer.json"))
     tok.no_truncation()
     tok.no_padding()
-    marker_ids = [tok.token_to_id(t) for t in config["finetune_relation"]["markers"]]
+    markers = config["finetune_relation"]["markers"]
+    marker_ids = [tok.token_to_id(t) for t in markers]
+    # transformers' own tokenizer of the export has the markers (added ones included) at the
+    # same ids, inside the embedding matrix.
+    auto = AutoTokenizer.from_pretrained(run_dir)
+    assert auto.convert_tokens_to_ids(markers) == marker_ids, (auto.convert_tokens_to_ids(markers), marker_ids)
+    assert len(auto) <= config["vocab_size"] and max(marker_ids) < config["vocab_size"]
     model = AutoModelForSequenceClassification.from_pretrained(run_dir).eval()
     examples = baseline.read_semeval(data)
     ours = [json.loads(line) for line in open(predictions)]
@@ -47,7 +53,8 @@ def main(run_dir, data, predictions):
             mine = torch.tensor(record["logits"])
             worst = max(worst, (theirs - mine).abs().max().item())
             disagreements += int(theirs.argmax() != mine.argmax())
-    print(json.dumps({"examples": len(examples), "max_abs_diff": worst, "label_disagreements": disagreements}))
+    print(json.dumps({"examples": len(examples), "max_abs_diff": worst, "label_disagreements": disagreements,
+                      "markers": dict(zip(markers, marker_ids))}))
     sys.exit(0 if worst <= 1e-4 and disagreements == 0 else 1)
 
 
