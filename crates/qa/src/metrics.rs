@@ -3,9 +3,16 @@
 //!
 //! Normalisation: lower case, ASCII punctuation removed, the words `a`, `an`, `the` removed,
 //! whitespace collapsed. Exact match: equal after normalisation. F1: bag-of-tokens overlap of
-//! the normalised texts; when either side has no tokens, 1 if both have none, else 0 (v2.0's
-//! rule; v1.1 gold answers are never empty). Each question takes its best score over its
-//! gold answers; unanswerable v2.0 questions have the empty answer as their only gold.
+//! the normalised texts. Each question takes its best score over its gold answers.
+//!
+//! The two scripts differ where a text normalises to nothing (three gold answers of SQuAD
+//! v1.1's dev set are `"."`), and each file is scored by its own version's rules:
+//! - v1.1: every gold answer counts as it is; F1 counts common tokens only, so it is 0 when
+//!   either side has no tokens (an empty prediction against such a gold: exact match 1, F1 0);
+//! - v2.0: gold answers that normalise to nothing are dropped (a question left without one
+//!   is unanswerable: its only gold is the empty answer), and F1 is 1 when both sides have no
+//!   tokens, 0 when one side has none.
+//!
 //! A question without a prediction scores 0 (v1.1 says "Unanswered question will receive
 //! score 0"). Figures are percentages, as the official scripts print them.
 
@@ -51,12 +58,13 @@ pub fn exact_match(prediction: &str, gold: &str) -> f64 {
     f64::from(normalize(prediction) == normalize(gold))
 }
 
-pub fn f1(prediction: &str, gold: &str) -> f64 {
+/// Token F1 under v2.0's rules (`v2`) or v1.1's: they differ only where a side has no tokens.
+pub fn f1(prediction: &str, gold: &str, v2: bool) -> f64 {
     let (p, g) = (normalize(prediction), normalize(gold));
     let p: Vec<&str> = p.split_whitespace().collect();
     let g: Vec<&str> = g.split_whitespace().collect();
     if p.is_empty() || g.is_empty() {
-        return f64::from(p == g);
+        return f64::from(v2 && p == g);
     }
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for t in &g {
@@ -79,22 +87,24 @@ pub fn f1(prediction: &str, gold: &str) -> f64 {
     2.0 * precision * recall / (precision + recall)
 }
 
-/// The gold texts a prediction is compared with.
-fn golds(example: &Example) -> Vec<&str> {
+/// The gold texts a prediction is compared with: all of them (v1.1), or those that normalise
+/// to something, else the empty answer (v2.0).
+fn golds(example: &Example, v2: bool) -> Vec<&str> {
     let texts: Vec<&str> = example
         .answer_texts
         .iter()
         .map(String::as_str)
-        .filter(|t| !normalize(t).is_empty())
+        .filter(|t| !v2 || !normalize(t).is_empty())
         .collect();
     if texts.is_empty() { vec![""] } else { texts }
 }
 
-fn best(prediction: &str, example: &Example, metric: fn(&str, &str) -> f64) -> f64 {
-    golds(example)
+/// A question's best exact match and best F1 over its gold answers.
+fn best(prediction: &str, example: &Example, v2: bool) -> (f64, f64) {
+    golds(example, v2)
         .into_iter()
-        .map(|g| metric(prediction, g))
-        .fold(0.0, f64::max)
+        .map(|g| (exact_match(prediction, g), f1(prediction, g, v2)))
+        .fold((0.0, 0.0), |(e, f), (e2, f2)| (e.max(e2), f.max(f2)))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -155,10 +165,11 @@ pub fn score(
                 continue;
             }
         };
-        exact.push(best(prediction, e, exact_match));
-        f1s.push(best(prediction, e, f1));
+        let (e, f) = best(prediction, e, v2);
+        exact.push(e);
+        f1s.push(f);
     }
-    let has_answer: Vec<bool> = examples.iter().map(|e| golds(e) != [""]).collect();
+    let has_answer: Vec<bool> = examples.iter().map(|e| golds(e, true) != [""]).collect();
     let thresholded = |raw: &[f64]| -> Vec<f64> {
         examples
             .iter()
@@ -324,11 +335,52 @@ mod tests {
 
     #[test]
     fn f1_is_token_overlap() {
-        assert_eq!(f1("the cat sat", "cat sat down"), 0.8);
-        assert_eq!(f1("", ""), 1.0);
-        assert_eq!(f1("", "cat"), 0.0);
-        assert_eq!(f1("dog", "cat"), 0.0);
-        // Repeated tokens count once per occurrence on both sides.
-        assert!((f1("cat cat", "cat") - 2.0 / 3.0).abs() < 1e-12);
+        for v2 in [false, true] {
+            assert_eq!(f1("the cat sat", "cat sat down", v2), 0.8);
+            assert_eq!(f1("", "cat", v2), 0.0);
+            assert_eq!(f1("dog", "cat", v2), 0.0);
+            // Repeated tokens count once per occurrence on both sides.
+            assert!((f1("cat cat", "cat", v2) - 2.0 / 3.0).abs() < 1e-12);
+        }
+        // Both sides without tokens: v2.0 counts a match, v1.1 counts common tokens (none).
+        assert_eq!(f1("", "", true), 1.0);
+        assert_eq!(f1("", "", false), 0.0);
+        assert_eq!(f1("The", "a", false), 0.0);
+    }
+
+    fn example(id: &str, answers: &[&str]) -> Example {
+        Example {
+            id: id.into(),
+            question: "q".into(),
+            context: "The end.".into(),
+            answers: Vec::new(),
+            answer_texts: answers.iter().map(|a| a.to_string()).collect(),
+            is_impossible: false,
+            source: "test".into(),
+        }
+    }
+
+    /// Three SQuAD v1.1 dev questions have a gold answer `"."`, nothing once normalised (e.g.
+    /// 5730b7ce069b5314008322c4: "interventionism" four times and "."). The v1.1 script scores
+    /// an empty prediction on them exact match 1 and F1 0; a v2.0 file drops that gold and
+    /// scores the prediction 0 on both.
+    #[test]
+    fn a_gold_answer_that_normalises_to_nothing_follows_each_version() {
+        let examples = [example(
+            "q1",
+            &["interventionism", ".", "the Interventionism"],
+        )];
+        let empty: HashMap<String, String> = [("q1".to_string(), String::new())].into();
+        let v1 = score(&examples, &empty, false, None, 1.0);
+        assert_eq!((v1.exact_match, v1.f1), (100.0, 0.0));
+        let v2 = score(&examples, &empty, true, None, 1.0);
+        assert_eq!((v2.exact_match, v2.f1), (0.0, 0.0));
+        // A real answer scores the same under both.
+        let cat: HashMap<String, String> =
+            [("q1".to_string(), "Interventionism.".to_string())].into();
+        for v2 in [false, true] {
+            let r = score(&examples, &cat, v2, None, 1.0);
+            assert_eq!((r.exact_match, r.f1), (100.0, 100.0));
+        }
     }
 }
