@@ -17,6 +17,7 @@ exact match and F1 with the reference: one question scored differently would mov
 100 / 10,570 (~0.0095), far above the tolerance of 1e-9.
 
 Writes OUT/summary.json (per kind: both sides' figures); exits 1 on any difference.
+`--table SUMMARY` prints a summary's markdown table, as BENCHMARKS.md shows it.
 
 Run: scripts/checks/check-qa-score.py target/release/qa ../shared/data/squad/dev-v1.1.json.gz runs/qa-score-check
 """
@@ -121,5 +122,19 @@ def main(qa, dev, out):
     sys.exit(1 if failed else 0)
 
 
+def table(summary_path):
+    """The markdown table of a summary, as BENCHMARKS.md shows it."""
+    summary = json.load(open(summary_path))
+    print("| predictions | `qa score` EM / F1 | v1.1 rules EM / F1 |")
+    print("|---|---|---|")
+    for kind, r in summary["kinds"].items():
+        ours, theirs = r["qa_score"], r["v1.1_rules"]
+        print(f"| {kind} | {ours['exact_match']:.4f} / {ours['f1']:.4f} | "
+              f"{theirs['exact_match']:.4f} / {theirs['f1']:.4f} |")
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    if sys.argv[1] == "--table":
+        table(sys.argv[2])
+    else:
+        main(*sys.argv[1:4])
