@@ -2,10 +2,11 @@
 """Check `qa score` against the SQuAD v1.1 evaluation rules, computed in Python, over perturbed
 predictions of a whole dev set.
 
-The reference below follows the published definition of the v1.1 script, with Python's own
-string semantics (what the official script runs on): lower() on the text, every character of
-string.punctuation removed, the articles removed by the regular expression \\b(a|an|the)\\b,
-whitespace collapsed by str.split(); exact match = equal normalised texts; F1 = overlap of the
+The reference follows the published definition of the v1.1 script, with Python's own string
+semantics (what the official script runs on), as scripts/baselines/baseline-transformers-qa.py
+implements it: lower() on the text, every character of string.punctuation removed, the
+articles removed by the regular expression \\b(a|an|the)\\b, whitespace collapsed by
+str.split(); exact match = equal normalised texts; F1 = overlap of the
 normalised tokens, 0 when nothing is in common (so 0 when either side is empty); each
 question's best over its gold answers, unanswered questions 0.
 
@@ -19,40 +20,30 @@ exact match and F1 with the reference: one question scored differently would mov
 Writes OUT/summary.json (per kind: both sides' figures); exits 1 on any difference.
 `--table SUMMARY` prints a summary's markdown table, as BENCHMARKS.md shows it.
 
-Run: scripts/checks/check-qa-score.py target/release/qa ../shared/data/squad/dev-v1.1.json.gz runs/qa-score-check
+Run: .venv/bin/python scripts/checks/check-qa-score.py target/release/qa \
+         ../shared/data/squad/dev-v1.1.json.gz runs/qa-score-check
 """
 
 import collections
 import gzip
+import importlib.util
 import json
 import os
 import random
-import re
-import string
 import subprocess
 import sys
 import time
 
-ARTICLES = re.compile(r"\b(a|an|the)\b")
-PUNCTUATION = set(string.punctuation)
-
-
-def normalized_tokens(text):
-    text = "".join(c for c in text.lower() if c not in PUNCTUATION)
-    return ARTICLES.sub(" ", text).split()
+# The v1.1 definition as the transformers-side QA baseline implements it (its normalize and
+# token F1), so that both Python scorers of this repository are one.
+_spec = importlib.util.spec_from_file_location(
+    "baseline", os.path.join(os.path.dirname(__file__), "..", "baselines", "baseline-transformers-qa.py"))
+baseline = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(baseline)
 
 
 def exact(prediction, gold):
-    return float(normalized_tokens(prediction) == normalized_tokens(gold))
-
-
-def f1(prediction, gold):
-    p, g = normalized_tokens(prediction), normalized_tokens(gold)
-    common = sum((collections.Counter(p) & collections.Counter(g)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
+    return float(baseline.normalize(prediction) == baseline.normalize(gold))
 
 
 def reference(questions, predictions):
@@ -62,7 +53,7 @@ def reference(questions, predictions):
             continue
         answer = predictions[q["id"]]
         em += max(exact(answer, g) for g in q["golds"])
-        f += max(f1(answer, g) for g in q["golds"])
+        f += max(baseline.token_f1(answer, g) for g in q["golds"])
     return {"exact_match": 100 * em / len(questions), "f1": 100 * f / len(questions)}
 
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::Value;
-use tuning::test_support::cli::{Binary, err, ok, root, s};
+use tuning::test_support::cli::{Binary, err, max_abs_diff, ok, root, s};
 
 fn tiny() -> PathBuf {
     tuning::test_support::cli::tiny_model()
@@ -20,18 +20,25 @@ fn validation() -> PathBuf {
     root().join("data/relation/validation.txt")
 }
 
+/// `relation eval` of a run on the sample validation file: its JSON report.
+fn eval_validation(run: &Path) -> Value {
+    let data = validation();
+    let args = ["eval", "--model", s(run), "--data", s(&data)];
+    serde_json::from_str(&ok(&relation(&args))).unwrap()
+}
+
+/// `relation train` of `model` into `run` with `head` and further `settings`: the summary.
+fn train_run(model: &Path, run: &Path, head: &str, settings: &[&str]) -> Value {
+    let mut args = vec!["train", "--model", s(model), "--output-dir", s(run)];
+    args.extend(["--head", head]);
+    args.extend(settings);
+    serde_json::from_str(&ok(&relation(&args))).unwrap()
+}
+
 /// Trains the tiny encoder briefly with `head`; returns the run directory and the summary.
 fn train(dir: &Path, head: &str, epochs: &str) -> (PathBuf, Value) {
     let run = dir.join(format!("run-{head}"));
-    let model = tiny();
-    let args = [
-        "train",
-        "--model",
-        s(&model),
-        "--output-dir",
-        s(&run),
-        "--head",
-        head,
+    let settings = [
         "--markers",
         "punct",
         "--num-train-epochs",
@@ -45,7 +52,7 @@ fn train(dir: &Path, head: &str, epochs: &str) -> (PathBuf, Value) {
         "--logging-steps",
         "2",
     ];
-    let summary: Value = serde_json::from_str(&ok(&relation(&args))).unwrap();
+    let summary = train_run(&tiny(), &run, head, &settings);
     (run, summary)
 }
 
@@ -76,14 +83,7 @@ fn train_eval_predict_score_agree_for_every_head() {
         assert_eq!(config["architectures"][0], architecture);
 
         // eval: the official figures, in the run dir too, with the confusion matrix PNG.
-        let eval: Value = serde_json::from_str(&ok(&relation(&[
-            "eval",
-            "--model",
-            s(&run),
-            "--data",
-            s(&validation()),
-        ])))
-        .unwrap();
+        let eval = eval_validation(&run);
         let report = &eval["report"];
         assert_eq!(report["examples"], 120);
         let official = report["official_macro_f1"].as_f64().unwrap();
@@ -450,14 +450,7 @@ fn new_marker_tokens_grow_the_vocabulary_and_the_export() {
     assert_eq!(before.shape, [400, 32]);
     for (head, lr) in [("cls", "1e-12"), ("entity-start", "1e-3")] {
         let run = dir.path().join(head);
-        let summary: Value = serde_json::from_str(&ok(&relation(&[
-            "train",
-            "--model",
-            s(&model),
-            "--output-dir",
-            s(&run),
-            "--head",
-            head,
+        let settings = [
             "--learning-rate",
             lr,
             "--num-train-epochs",
@@ -466,8 +459,8 @@ fn new_marker_tokens_grow_the_vocabulary_and_the_export() {
             "16",
             "--per-device-train-batch-size",
             "8",
-        ])))
-        .unwrap();
+        ];
+        let summary = train_run(&model, &run, head, &settings);
         let config = tuning::test_support::cli::json_file(&run.join("config.json"));
         assert_eq!(config["vocab_size"], 404);
         let class = if head == "cls" {
@@ -494,7 +487,8 @@ fn new_marker_tokens_grow_the_vocabulary_and_the_export() {
         assert_eq!(after.shape, [404, 32]);
         if head == "cls" {
             // The old rows as they were; each new row the mean of the old ones.
-            let old = max_abs_diff_f32(&after.data[..400 * 32], &before.data);
+            let wide = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+            let old = max_abs_diff(&wide(&after.data[..400 * 32]), &wide(&before.data));
             assert!(old < 1e-9, "the old rows moved by {old}");
             for column in 0..32 {
                 let mean = (0..400)
@@ -510,27 +504,13 @@ fn new_marker_tokens_grow_the_vocabulary_and_the_export() {
                 }
             }
         }
-        let eval: Value = serde_json::from_str(&ok(&relation(&[
-            "eval",
-            "--model",
-            s(&run),
-            "--data",
-            s(&validation()),
-        ])))
-        .unwrap();
-        let official = eval["report"]["official_macro_f1"].as_f64().unwrap();
+        let official = eval_validation(&run)["report"]["official_macro_f1"]
+            .as_f64()
+            .unwrap();
         let best = summary["eval"]["macro_f1"].as_f64().unwrap();
         assert!(
             (best - official).abs() < 1e-9,
             "{head}: {best} vs {official}"
         );
     }
-}
-
-fn max_abs_diff_f32(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
