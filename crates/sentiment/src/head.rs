@@ -78,8 +78,8 @@ impl SequenceClassifier {
         if pooling != Pooling::Pooler {
             bert.pooler = None;
         }
-        // DistilBERT's head keeps its own dropout (`seq_classif_dropout`): `--classifier-dropout`
-        // does not change it.
+        // DistilBERT's head reads its own dropout (`seq_classif_dropout`, which
+        // `--classifier-dropout` sets in the config).
         let head = SequenceHead::new(config, num_labels, dropout, device);
         Self {
             bert,

@@ -135,8 +135,9 @@ pub struct TrainingArgs {
     pub hidden_dropout_prob: Option<f64>,
     #[arg(long)]
     pub attention_probs_dropout_prob: Option<f64>,
-    /// Dropout before the task head (transformers' `classifier_dropout`; defaults to
-    /// `hidden_dropout_prob`).
+    /// Dropout before the task head (transformers' `classifier_dropout`; defaults to the
+    /// checkpoint's, else `hidden_dropout_prob`; on DistilBERT it sets `seq_classif_dropout`
+    /// and `qa_dropout`).
     #[arg(long)]
     pub classifier_dropout: Option<f64>,
     /// Fine-tuning strategy: full, freeze-embeddings, freeze-bottom:K, top:K, llrd:XI,

@@ -68,9 +68,7 @@ impl<T: Task> Setup<T> {
         for i in num_layers - strategy.reinit_top_layers..num_layers {
             encoder.encoder.layer[i] = encoder::bert::BertLayer::new(&config, &host);
         }
-        let classifier_dropout = args
-            .classifier_dropout
-            .unwrap_or(config.hidden_dropout_prob);
+        let classifier_dropout = head_dropout(args.classifier_dropout, &mut config);
         // The random initial values (new head, re-initialised layers) come from the seed.
         host.seed(args.seed);
         let mut model = task
@@ -98,6 +96,28 @@ impl<T: Task> Setup<T> {
             max_len,
             lora_scale: strategy.lora.as_ref().map(|l| l.alpha / l.rank as f64),
         })
+    }
+}
+
+/// The dropout before a task head, as transformers chooses it: `--classifier-dropout`, else
+/// the checkpoint's `classifier_dropout`, else `hidden_dropout_prob`. DistilBERT's heads read
+/// their own fields instead (`seq_classif_dropout`, `qa_dropout`): the flag sets those, so
+/// that it takes effect there too and the export records it.
+fn head_dropout(flag: Option<f64>, config: &mut EncoderConfig) -> f64 {
+    match flag {
+        Some(p) => {
+            if config.family() == encoder::ModelFamily::DistilBert {
+                for field in ["seq_classif_dropout", "qa_dropout"] {
+                    config.extra.insert(field.into(), serde_json::json!(p));
+                }
+            }
+            p
+        }
+        None => config
+            .extra
+            .get("classifier_dropout")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(config.hidden_dropout_prob),
     }
 }
 
@@ -216,4 +236,37 @@ pub fn require_family<T: Task>(task: &T, config: &EncoderConfig, model_dir: &Pat
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> EncoderConfig {
+        EncoderConfig::from_json_str(json).unwrap()
+    }
+
+    #[test]
+    fn the_head_dropout_comes_from_the_flag_then_the_checkpoint_then_the_hidden_dropout() {
+        let bert = r#"{"model_type":"bert","vocab_size":10,"hidden_size":8,"num_hidden_layers":1,
+            "num_attention_heads":2,"intermediate_size":16,"hidden_dropout_prob":0.1"#;
+        let mut plain = config(&format!("{bert}}}"));
+        assert_eq!(head_dropout(None, &mut plain), 0.1);
+        let mut unset = config(&format!(r#"{bert},"classifier_dropout":null}}"#));
+        assert_eq!(head_dropout(None, &mut unset), 0.1);
+        let mut set = config(&format!(r#"{bert},"classifier_dropout":0.25}}"#));
+        assert_eq!(head_dropout(None, &mut set), 0.25);
+        assert_eq!(head_dropout(Some(0.4), &mut set), 0.4);
+        assert!(!set.extra.contains_key("seq_classif_dropout"));
+
+        let mut distilbert = config(
+            r#"{"model_type":"distilbert","vocab_size":10,"dim":8,"n_layers":1,"n_heads":2,
+            "hidden_dim":16,"dropout":0.1,"seq_classif_dropout":0.2,"qa_dropout":0.1}"#,
+        );
+        assert_eq!(head_dropout(None, &mut distilbert), 0.1);
+        assert_eq!(distilbert.extra["seq_classif_dropout"], 0.2);
+        assert_eq!(head_dropout(Some(0.3), &mut distilbert), 0.3);
+        assert_eq!(distilbert.extra["seq_classif_dropout"], 0.3);
+        assert_eq!(distilbert.extra["qa_dropout"], 0.3);
+    }
 }

@@ -51,7 +51,8 @@ pub struct SequenceHead {
     /// RoBERTa's, XLM-R's and ELECTRA's two-layer `classifier`.
     pub classification_head: Option<ClassificationHead>,
     /// The head's dropout probability: `dropout` as given, except DistilBERT's, which is its
-    /// config's `seq_classif_dropout` as in `DistilBertForSequenceClassification`.
+    /// config's `seq_classif_dropout` as in `DistilBertForSequenceClassification` (the
+    /// trainer sets it from `--classifier-dropout`).
     pub dropout: f64,
 }
 
