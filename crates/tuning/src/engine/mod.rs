@@ -13,11 +13,13 @@
 //! - [`state`] and [`checkpoint`]: where the run stands, saved so that `--resume` continues
 //!   exactly;
 //! - [`run_dir`]: the run directory and the export in Hugging Face layout;
-//! - [`reporting`]: `metrics.jsonl`, the progress display and the results files.
+//! - [`reporting`]: `metrics.jsonl`, the progress display and the results files;
+//! - [`lr_find`]: the learning-rate range test (`<task> lr-find`), on the same parts.
 
 pub mod checkpoint;
 pub mod evaluation;
 pub mod intervals;
+pub mod lr_find;
 pub mod optimizer;
 pub mod reporting;
 pub mod run_dir;

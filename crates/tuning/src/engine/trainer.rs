@@ -243,7 +243,8 @@ impl<'a, T: Task> Trainer<'a, T> {
         inputs.write(out)
     }
 
-    fn step(&self, kernels: Kernels) -> Step {
+    /// The optimizer step of this run's settings.
+    pub(crate) fn step(&self, kernels: Kernels) -> Step {
         let args = &self.args;
         let config = AdamWConfig {
             beta1: args.adam_beta1,
