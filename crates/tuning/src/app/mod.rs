@@ -17,7 +17,7 @@ pub mod inference;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 use encoder::Kernels;
 
@@ -156,6 +156,34 @@ struct TrainInput {
     device: cli::DeviceFlag,
 }
 
+/// `lr-find`'s own flags, besides the settings (which it uses as `train` does).
+#[derive(Args, Debug)]
+struct LrFindInput {
+    /// Pretrained model directory (default: data/models/all-MiniLM-L6-v2, or $FINETUNE_MODEL).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Training data.
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// Validation data: read for its labels only (as `train` checks them), never evaluated.
+    #[arg(long)]
+    validation: Option<PathBuf>,
+    /// TOML or JSON file with settings (flags given here override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The first learning rate tried.
+    #[arg(long, default_value_t = 1e-7)]
+    start_lr: f64,
+    /// The last learning rate tried.
+    #[arg(long, default_value_t = 1.0)]
+    end_lr: f64,
+    /// Optimizer steps (one per learning rate, rising exponentially) at most.
+    #[arg(long, default_value_t = 100, value_parser = cli::at_least::<2>)]
+    num_lr_steps: usize,
+    #[command(flatten)]
+    device: cli::DeviceFlag,
+}
+
 /// `eval`'s common flags.
 #[derive(Args, Debug)]
 struct EvalInput {
@@ -197,6 +225,9 @@ pub fn command<A: TaskApp>() -> Command {
         });
     let train = A::TrainFlags::augment_args(A::DataFlags::augment_args(train));
     let train = TrainingArgs::add_flags(train, &defaults);
+    let lr_find = LrFindInput::augment_args(Command::new("lr-find"));
+    let lr_find = A::TrainFlags::augment_args(A::DataFlags::augment_args(lr_find));
+    let lr_find = TrainingArgs::add_flags(lr_find, &defaults);
     let eval = EvalInput::augment_args(Command::new("eval"));
     let eval = A::EvalFlags::augment_args(A::DataFlags::augment_args(eval));
     let predict = PredictInput::augment_args(Command::new("predict"));
@@ -209,6 +240,7 @@ pub fn command<A: TaskApp>() -> Command {
         .arg_required_else_help(true)
         .subcommands([
             train.about(A::TRAIN_ABOUT),
+            lr_find.about(LR_FIND_ABOUT),
             eval.about(A::EVAL_ABOUT),
             predict.about(A::PREDICT_ABOUT),
             score.about(A::SCORE_ABOUT),
@@ -233,6 +265,7 @@ pub fn run<A: TaskApp>(args: impl IntoIterator<Item = impl Into<OsString> + Clon
 fn dispatch<A: TaskApp>(matches: &ArgMatches) -> Result<()> {
     match matches.subcommand() {
         Some(("train", m)) => train::<A>(m),
+        Some(("lr-find", m)) => lr_find::<A>(m),
         Some(("eval", m)) => eval::<A>(m),
         Some(("predict", m)) => predict::<A>(m),
         Some(("score", m)) => {
@@ -277,6 +310,62 @@ fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
     };
     let summary = trainer.train(&prepared.train, Some(&prepared.validation))?;
     cli::print_summary(&trainer.args, &summary)
+}
+
+const LR_FIND_ABOUT: &str = "The learning-rate range test: one step per learning rate, rising \
+     exponentially, from the starting weights, with the run's strategy and settings; writes \
+     lr_find.json and plots/lr_find.png to --output-dir and suggests a learning rate. The \
+     model is not changed.";
+
+fn lr_find<A: TaskApp>(m: &ArgMatches) -> Result<()> {
+    let input = LrFindInput::from_arg_matches(m)?;
+    let data = A::DataFlags::from_arg_matches(m)?;
+    let flags = A::TrainFlags::from_arg_matches(m)?;
+    let args = TrainingArgs::resolve(
+        &A::defaults(),
+        input.config.as_deref(),
+        TrainingArgs::given(m)?,
+    )?;
+    let files = TrainFiles {
+        train: input
+            .train
+            .unwrap_or_else(|| cli::sample_file(A::SAMPLE_TRAIN)),
+        validation: input
+            .validation
+            .unwrap_or_else(|| cli::sample_file(A::SAMPLE_VALIDATION)),
+        model: input.model.unwrap_or_else(encoder::default_model_dir),
+    };
+    let settings = crate::engine::lr_find::RangeTestSettings {
+        start_lr: input.start_lr,
+        end_lr: input.end_lr,
+        num_steps: input.num_lr_steps,
+        ..Default::default()
+    };
+    crate::engine::lr_find::RangeTest::new(settings)?;
+    let prepared = A::prepare(&files, &data, &flags, &args)?;
+    let trainer = Trainer {
+        kernels: Kernels::from_env(),
+        device: input.device.choice,
+        ..Trainer::new(&prepared.task, args, files.model.clone())
+    };
+    let report = trainer.lr_find(&prepared.train, settings)?;
+    let out = &trainer.args.output_dir;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let json = serde_json::json!({"model": files.model, "train": files.train, "lr_find": report});
+    crate::engine::run_dir::write_json(&out.join("lr_find.json"), &json)?;
+    let plot = crate::report::plot::lr_find(out, &report)?;
+    let suggestion = &report.suggestion;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "output_dir": out,
+            "steps": report.test.points.len(),
+            "stopped": report.test.stopped,
+            "suggestion": suggestion,
+            "plot": plot,
+        }))?
+    );
+    Ok(())
 }
 
 /// The task's own flags (data and train flags) as given or defaulted, by name: recorded with

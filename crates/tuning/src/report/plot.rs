@@ -5,7 +5,7 @@
 //! plots. Text uses a small built-in 3x5 bitmap font (upper case, digits, a few symbols),
 //! drawn scaled.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -377,6 +377,55 @@ pub fn plot_run(output_dir: &Path) -> Result<Vec<std::path::PathBuf>> {
         draw(format!("{key}.png"), &title, &key)?;
     }
     Ok(written)
+}
+
+/// `lr-find`'s plot, `plots/lr_find.png` in `output_dir`: the loss and the smoothed loss
+/// against log10 of the learning rate (capped at 4 times the lowest smoothed loss), and the
+/// suggested rate as a vertical line.
+pub fn lr_find(
+    output_dir: &Path,
+    report: &crate::engine::lr_find::LrFindReport,
+) -> Result<PathBuf> {
+    let dir = output_dir.join("plots");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let points = &report.test.points;
+    // Losses are drawn up to 4 times the lowest smoothed loss (the divergence threshold), so
+    // that the last exploding steps do not flatten the rest of the curve.
+    let ceiling = 4.0
+        * points
+            .iter()
+            .map(|p| p.smoothed_loss)
+            .fold(f64::INFINITY, f64::min);
+    let series = |value: fn(&crate::engine::lr_find::Point) -> f64| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .map(|p| (p.learning_rate.log10(), value(p).min(ceiling)))
+            .collect()
+    };
+    let mut lines = vec![
+        ("loss", series(|p| p.loss)),
+        ("smoothed loss", series(|p| p.smoothed_loss)),
+    ];
+    let suggested;
+    if let Some(s) = &report.suggestion {
+        let x = s.learning_rate.log10();
+        let (low, high) = lines
+            .iter()
+            .flat_map(|(_, l)| l.iter())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(_, y)| {
+                (a.min(y), b.max(y))
+            });
+        suggested = format!("suggested {:.1e}", s.learning_rate);
+        lines.push((suggested.as_str(), vec![(x, low), (x, high)]));
+    }
+    let path = dir.join("lr_find.png");
+    line_chart(
+        &path,
+        "LEARNING RATE RANGE TEST",
+        "LOG10 LEARNING RATE",
+        &lines,
+    )?;
+    Ok(path)
 }
 
 #[cfg(test)]
