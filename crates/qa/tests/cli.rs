@@ -370,3 +370,14 @@ fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
         (cfg!(feature = "cuda"), cfg!(feature = "wgpu")),
     );
 }
+
+/// `qa lr-find`: the range test of the shared app (`assert_lr_find_works`).
+#[test]
+fn lr_find_runs_the_range_test() {
+    let dir = tempfile::tempdir().unwrap();
+    tuning::test_support::cli::assert_lr_find_works(
+        &Binary::new(env!("CARGO_BIN_EXE_qa")),
+        dir.path(),
+        &WINDOWS,
+    );
+}

@@ -514,3 +514,14 @@ fn new_marker_tokens_grow_the_vocabulary_and_the_export() {
         );
     }
 }
+
+/// `relation lr-find`: the range test of the shared app (`assert_lr_find_works`).
+#[test]
+fn lr_find_runs_the_range_test() {
+    let dir = tempfile::tempdir().unwrap();
+    tuning::test_support::cli::assert_lr_find_works(
+        &Binary::new(env!("CARGO_BIN_EXE_relation")),
+        dir.path(),
+        &[],
+    );
+}

@@ -370,3 +370,38 @@ fn a_device_this_build_or_machine_lacks_is_refused_clearly() {
         "{e}"
     );
 }
+
+/// The range test: see `assert_lr_find_works`; and it trains what the strategy trains (its
+/// parameter count is `train`'s with the same strategy).
+#[test]
+fn lr_find_runs_the_range_test_with_the_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = Binary::new(env!("CARGO_BIN_EXE_sentiment"));
+    let report = tuning::test_support::cli::assert_lr_find_works(
+        &binary,
+        dir.path(),
+        &["--strategy", "bitfit"],
+    );
+    let run = dir.path().join("bitfit");
+    let model = tuning::test_support::cli::tiny_model();
+    let summary: Value = serde_json::from_str(&ok(&binary.run(&[
+        "train",
+        "--model",
+        s(&model),
+        "--output-dir",
+        s(&run),
+        "--strategy",
+        "bitfit",
+        "--max-steps",
+        "1",
+    ])))
+    .unwrap();
+    assert_eq!(
+        report["lr_find"]["trainable_params"],
+        summary["trainable_params"]
+    );
+    assert!(
+        report["lr_find"]["trainable_params"].as_u64().unwrap()
+            < report["lr_find"]["total_params"].as_u64().unwrap()
+    );
+}

@@ -254,3 +254,79 @@ pub fn assert_unusable_devices_refused(
         "{e}"
     );
 }
+
+/// Runs `lr-find` of a task binary on the tiny model with the task's `flags` (e.g. relation's
+/// `--markers punct`) and checks what every task's range test must do: rates rising
+/// exponentially within the range, a suggestion inside it with its rule, `lr_find.json` and
+/// the plot written to the output folder, and the model directory left as it was. A range
+/// reaching 1e4 must end on the divergence rule. Returns `lr_find.json`.
+pub fn assert_lr_find_works(binary: &Binary, scratch: &Path, flags: &[&str]) -> Value {
+    let model = tiny_model();
+    let files = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut all: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+            .collect();
+        all.sort();
+        all
+    };
+    let before = files(&model);
+    let out = scratch.join("lr-find");
+    let mut args = vec!["lr-find", "--model", s(&model), "--output-dir", s(&out)];
+    args.extend([
+        "--num-lr-steps",
+        "12",
+        "--start-lr",
+        "1e-5",
+        "--end-lr",
+        "1e4",
+    ]);
+    args.extend([
+        "--max-train-samples",
+        "32",
+        "--per-device-train-batch-size",
+        "8",
+    ]);
+    args.extend_from_slice(flags);
+    let summary: Value = serde_json::from_str(&ok(&binary.run(&args))).unwrap();
+    let report = json_file(&out.join("lr_find.json"));
+    let points = report["lr_find"]["points"].as_array().unwrap();
+    assert!(
+        !points.is_empty() && points.len() <= 12,
+        "{} steps",
+        points.len()
+    );
+    let rates: Vec<f64> = points
+        .iter()
+        .map(|p| p["learning_rate"].as_f64().unwrap())
+        .collect();
+    assert!((rates[0] - 1e-5).abs() < 1e-15);
+    for w in rates.windows(2) {
+        // Nine decades over 11 intervals.
+        assert!(
+            (w[1] / w[0] - 10f64.powf(9.0 / 11.0)).abs() < 1e-9,
+            "{rates:?}"
+        );
+    }
+    let stopped = summary["stopped"].as_str().unwrap_or_default();
+    assert!(
+        stopped.contains("passed 4 x its lowest") || stopped.contains("the loss became"),
+        "a rate of 1e4 must diverge: {summary}"
+    );
+    let suggested = summary["suggestion"]["learning_rate"].as_f64().unwrap();
+    assert!((1e-6..1e4).contains(&suggested), "{summary}");
+    assert!(
+        summary["suggestion"]["rule"]
+            .as_str()
+            .unwrap()
+            .contains("divided by 10")
+    );
+    let png = std::fs::read(out.join("plots/lr_find.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(
+        before == files(&model),
+        "lr-find changed the model directory"
+    );
+    report
+}
