@@ -351,7 +351,13 @@ fn lr_find<A: TaskApp>(m: &ArgMatches) -> Result<()> {
     let report = trainer.lr_find(&prepared.train, settings)?;
     let out = &trainer.args.output_dir;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let json = serde_json::json!({"model": files.model, "train": files.train, "lr_find": report});
+    let command: Vec<String> = std::env::args().collect();
+    let json = serde_json::json!({
+        "command": command.join(" "),
+        "model": files.model,
+        "train": files.train,
+        "lr_find": report,
+    });
     crate::engine::run_dir::write_json(&out.join("lr_find.json"), &json)?;
     let plot = crate::report::plot::lr_find(out, &report)?;
     let suggestion = &report.suggestion;
