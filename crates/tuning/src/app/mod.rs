@@ -130,9 +130,9 @@ pub struct Evaluation {
     pub files: Vec<(PathBuf, Vec<u8>)>,
 }
 
-/// `train`'s own flags, besides the settings.
+/// What a training command starts from: the pretrained model, the data and a settings file.
 #[derive(Args, Debug)]
-struct TrainInput {
+struct RunFiles {
     /// Pretrained model directory (default: data/models/all-MiniLM-L6-v2, or $FINETUNE_MODEL).
     #[arg(long)]
     model: Option<PathBuf>,
@@ -145,6 +145,13 @@ struct TrainInput {
     /// TOML or JSON file with settings (flags given here override it).
     #[arg(long)]
     config: Option<PathBuf>,
+}
+
+/// `train`'s own flags, besides the settings.
+#[derive(Args, Debug)]
+struct TrainInput {
+    #[command(flatten)]
+    files: RunFiles,
     /// Continue the run in output_dir from its newest checkpoint (with the settings and
     /// inputs it started with).
     #[arg(long)]
@@ -159,18 +166,8 @@ struct TrainInput {
 /// `lr-find`'s own flags, besides the settings (which it uses as `train` does).
 #[derive(Args, Debug)]
 struct LrFindInput {
-    /// Pretrained model directory (default: data/models/all-MiniLM-L6-v2, or $FINETUNE_MODEL).
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Training data.
-    #[arg(long)]
-    train: Option<PathBuf>,
-    /// Validation data: read for its labels only (as `train` checks them), never evaluated.
-    #[arg(long)]
-    validation: Option<PathBuf>,
-    /// TOML or JSON file with settings (flags given here override it).
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    files: RunFiles,
     /// The first learning rate tried.
     #[arg(long, default_value_t = 1e-7)]
     start_lr: f64,
@@ -225,7 +222,16 @@ pub fn command<A: TaskApp>() -> Command {
         });
     let train = A::TrainFlags::augment_args(A::DataFlags::augment_args(train));
     let train = TrainingArgs::add_flags(train, &defaults);
-    let lr_find = LrFindInput::augment_args(Command::new("lr-find"));
+    let lr_find = LrFindInput::augment_args(Command::new("lr-find"))
+        .mut_arg("train", |a| {
+            a.help(format!("Training data (default: {})", A::SAMPLE_TRAIN))
+        })
+        .mut_arg("validation", |a| {
+            a.help(format!(
+                "Validation data, read for its labels only, never evaluated (default: {})",
+                A::SAMPLE_VALIDATION
+            ))
+        });
     let lr_find = A::TrainFlags::augment_args(A::DataFlags::augment_args(lr_find));
     let lr_find = TrainingArgs::add_flags(lr_find, &defaults);
     let eval = EvalInput::augment_args(Command::new("eval"));
@@ -277,8 +283,12 @@ fn dispatch<A: TaskApp>(matches: &ArgMatches) -> Result<()> {
     }
 }
 
-fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
-    let input = TrainInput::from_arg_matches(m)?;
+/// The settings (defaults < `--config` < flags) and the files of a training command, and the
+/// task prepared on them.
+fn prepare_run<A: TaskApp>(
+    m: &ArgMatches,
+    input: RunFiles,
+) -> Result<(TrainingArgs, TrainFiles, Prepared<A::Task>)> {
     let data = A::DataFlags::from_arg_matches(m)?;
     let flags = A::TrainFlags::from_arg_matches(m)?;
     let args = TrainingArgs::resolve(
@@ -296,6 +306,12 @@ fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
         model: input.model.unwrap_or_else(encoder::default_model_dir),
     };
     let prepared = A::prepare(&files, &data, &flags, &args)?;
+    Ok((args, files, prepared))
+}
+
+fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
+    let input = TrainInput::from_arg_matches(m)?;
+    let (args, files, prepared) = prepare_run::<A>(m, input.files)?;
     let trainer = Trainer {
         resume: input.resume,
         allow_changed_settings: input.allow_changed_settings,
@@ -319,22 +335,6 @@ const LR_FIND_ABOUT: &str = "The learning-rate range test: one step per learning
 
 fn lr_find<A: TaskApp>(m: &ArgMatches) -> Result<()> {
     let input = LrFindInput::from_arg_matches(m)?;
-    let data = A::DataFlags::from_arg_matches(m)?;
-    let flags = A::TrainFlags::from_arg_matches(m)?;
-    let args = TrainingArgs::resolve(
-        &A::defaults(),
-        input.config.as_deref(),
-        TrainingArgs::given(m)?,
-    )?;
-    let files = TrainFiles {
-        train: input
-            .train
-            .unwrap_or_else(|| cli::sample_file(A::SAMPLE_TRAIN)),
-        validation: input
-            .validation
-            .unwrap_or_else(|| cli::sample_file(A::SAMPLE_VALIDATION)),
-        model: input.model.unwrap_or_else(encoder::default_model_dir),
-    };
     let settings = crate::engine::lr_find::RangeTestSettings {
         start_lr: input.start_lr,
         end_lr: input.end_lr,
@@ -342,7 +342,7 @@ fn lr_find<A: TaskApp>(m: &ArgMatches) -> Result<()> {
         ..Default::default()
     };
     crate::engine::lr_find::RangeTest::new(settings)?;
-    let prepared = A::prepare(&files, &data, &flags, &args)?;
+    let (args, files, prepared) = prepare_run::<A>(m, input.files)?;
     let trainer = Trainer {
         kernels: Kernels::from_env(),
         device: input.device.choice,
