@@ -359,7 +359,14 @@ fn lr_find<A: TaskApp>(m: &ArgMatches) -> Result<()> {
         "lr_find": report,
     });
     crate::engine::run_dir::write_json(&out.join("lr_find.json"), &json)?;
-    let plot = crate::report::plot::lr_find(out, &report)?;
+    let points: Vec<(f64, f64, f64)> = report
+        .test
+        .points
+        .iter()
+        .map(|p| (p.learning_rate, p.loss, p.smoothed_loss))
+        .collect();
+    let suggested = report.suggestion.as_ref().map(|s| s.learning_rate);
+    let plot = crate::report::plot::lr_find(out, &points, suggested)?;
     let suggestion = &report.suggestion;
     println!(
         "{}",

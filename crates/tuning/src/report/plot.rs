@@ -380,43 +380,39 @@ pub fn plot_run(output_dir: &Path) -> Result<Vec<std::path::PathBuf>> {
 }
 
 /// `lr-find`'s plot, `plots/lr_find.png` in `output_dir`: the loss and the smoothed loss
-/// against log10 of the learning rate (capped at 4 times the lowest smoothed loss), and the
-/// suggested rate as a vertical line.
+/// (`points`: learning rate, loss, smoothed loss) against log10 of the learning rate, capped
+/// at 4 times the lowest smoothed loss, and the `suggested` rate as a vertical line.
 pub fn lr_find(
     output_dir: &Path,
-    report: &crate::engine::lr_find::LrFindReport,
+    points: &[(f64, f64, f64)],
+    suggested: Option<f64>,
 ) -> Result<PathBuf> {
     let dir = output_dir.join("plots");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let points = &report.test.points;
     // Losses are drawn up to 4 times the lowest smoothed loss (the divergence threshold), so
     // that the last exploding steps do not flatten the rest of the curve.
-    let ceiling = 4.0
-        * points
-            .iter()
-            .map(|p| p.smoothed_loss)
-            .fold(f64::INFINITY, f64::min);
-    let series = |value: fn(&crate::engine::lr_find::Point) -> f64| -> Vec<(f64, f64)> {
+    let ceiling = 4.0 * points.iter().map(|p| p.2).fold(f64::INFINITY, f64::min);
+    let series = |value: fn(&(f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
         points
             .iter()
-            .map(|p| (p.learning_rate.log10(), value(p).min(ceiling)))
+            .map(|p| (p.0.log10(), value(p).min(ceiling)))
             .collect()
     };
     let mut lines = vec![
-        ("loss", series(|p| p.loss)),
-        ("smoothed loss", series(|p| p.smoothed_loss)),
+        ("loss", series(|p| p.1)),
+        ("smoothed loss", series(|p| p.2)),
     ];
-    let suggested;
-    if let Some(s) = &report.suggestion {
-        let x = s.learning_rate.log10();
+    let label;
+    if let Some(rate) = suggested {
+        let x = rate.log10();
         let (low, high) = lines
             .iter()
             .flat_map(|(_, l)| l.iter())
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(_, y)| {
                 (a.min(y), b.max(y))
             });
-        suggested = format!("suggested {:.1e}", s.learning_rate);
-        lines.push((suggested.as_str(), vec![(x, low), (x, high)]));
+        label = format!("suggested {rate:.1e}");
+        lines.push((label.as_str(), vec![(x, low), (x, high)]));
     }
     let path = dir.join("lr_find.png");
     line_chart(
