@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 
+import recipe
 import torch
 from tokenizers import Tokenizer
 from transformers import AutoModel, Trainer, TrainerCallback, TrainingArguments
@@ -246,7 +247,7 @@ def score_test(trainer, test_data, test, labels, gold, output_dir, name):
     # `relation score` is the reference scorer; where the binary is not built (a GPU machine
     # without the Rust build), the same definition implemented above scores the key and the
     # written predictions can be rescored later with `relation score`.
-    binary = "target/release/relation"
+    binary = os.path.join(os.environ.get("FINETUNE_BIN_DIR", "target/release"), "relation")
     score = None
     if os.path.exists(binary):
         score = json.loads(subprocess.run([binary, "score", "--gold", gold, "--predictions", key],
@@ -255,6 +256,20 @@ def score_test(trainer, test_data, test, labels, gold, output_dir, name):
     return {"official_macro_f1": round(100 * python_f1, 2),
             "micro_f1": round(100 * score["directed"]["micro_f1"], 2) if score else None,
             "scorer": "relation score" if score else "python (relation binary not built)"}
+
+
+# How a benchmark recipe (`--recipe benchmarks/recipes/semeval2010.toml`) reaches this script:
+# the settings it takes as options, and those it always uses (Trainer's defaults here).
+RECIPE_FLAGS = {"head": "--head", "markers": "--markers", "holdout": "--holdout",
+                "learning_rate": "--lr", "num_train_epochs": "--epochs",
+                "per_device_train_batch_size": "--batch-size", "warmup_ratio": "--warmup-ratio",
+                "weight_decay": "--weight-decay", "max_seq_length": "--max-seq-length",
+                "classifier_dropout": "--dropout"}
+RECIPE_FIXED = {"lr_scheduler_type": "linear", "adam_beta1": 0.9, "adam_beta2": 0.999,
+                "adam_epsilon": 1e-8, "max_grad_norm": 1.0, "eval_strategy": "epoch",
+                "group_by_length": False,
+                # Both models are scored; the selected one (best held-out epoch) is the result.
+                "load_best_model_at_end": True}
 
 
 def main():
@@ -266,7 +281,8 @@ def main():
                                 ("markers", str, "unused"), ("device", str, "cpu"), ("select", str, "best"),
                                 ("output-dir", str, "/tmp/hf-semeval")]:
         p.add_argument(f"--{name}", type=kind, default=default)
-    a = p.parse_args()
+    a = p.parse_args(recipe.from_argv(sys.argv[1:], RECIPE_FLAGS, RECIPE_FIXED,
+                                      {"model": "--model", "data": "--data"}))
     if a.select not in ("best", "last"):
         sys.exit(f"unknown --select `{a.select}` (best: the epoch with the best held-out score; last: the final model)")
     os.makedirs(a.output_dir, exist_ok=True)
