@@ -167,19 +167,36 @@ pub fn score_files(gold: &Path, predictions: &Path, other: &str) -> Result<Repor
             gold.display()
         );
     }
-    // A label the gold key never uses is refused, not scored as a class of its own: it is a
-    // mistake in the predictions file (another task's model, a shifted column).
+    // A label the gold key never uses: the official scorer accepts any of its 19 labels
+    // (a held-out key may lack a rare direction such as Entity-Destination(e2,e1)), warns,
+    // and scores it as a prediction of that relation; so does this one, and for other data
+    // the label's relation must be in the key. Anything else is refused, not scored as a
+    // class of its own: it is a mistake in the predictions file (another task's model, a
+    // shifted column).
     let gold_label_set: HashSet<&str> = gold_entries.iter().map(|(_, l, _)| l.as_str()).collect();
-    if let Some((id, label, line)) = predicted
-        .iter()
-        .find(|(_, label, _)| !gold_label_set.contains(label.as_str()))
-    {
-        let mut known: Vec<&str> = gold_label_set.iter().copied().collect();
-        known.sort();
-        bail!(
-            "{name}:{line}: id {id}: `{label}` is not a label of the gold key {} (labels: {})",
-            gold.display(),
-            known.join(", ")
+    let gold_relations: HashSet<&str> = gold_label_set.iter().map(|l| undirected(l)).collect();
+    let mut unknown: BTreeMap<&str, usize> = BTreeMap::new();
+    for (id, label, line) in &predicted {
+        if gold_label_set.contains(label.as_str()) {
+            continue;
+        }
+        if !(data::is_semeval_label(label) || gold_relations.contains(undirected(label))) {
+            let mut known: Vec<&str> = gold_label_set.iter().copied().collect();
+            known.sort();
+            bail!(
+                "{name}:{line}: id {id}: `{label}` is not a label of the gold key {} (labels: {})",
+                gold.display(),
+                known.join(", ")
+            );
+        }
+        *unknown.entry(label.as_str()).or_default() += 1;
+    }
+    for (label, count) in &unknown {
+        eprintln!(
+            "relation: warning: {name} has {count} prediction(s) of `{label}`, which is not a \
+             label of the gold key {}; scored as the official scorer does (a prediction of \
+             that relation, never a class of its own)",
+            gold.display()
         );
     }
     let by_id: HashMap<&str, &str> = predicted
@@ -432,5 +449,62 @@ mod tests {
         assert!(check_directions(&directed, &predicted).is_ok());
         let undirected = [at("Cause-Effect", "p:1")];
         assert!(check_directions(&gold, &undirected).is_ok());
+    }
+
+    // The two tests below follow the official scorer v1.2 line by line: its per-relation loop
+    // runs over the labels of the answer key only, its macro average divides by their number
+    // (Other excluded), and a proposal of a label the key lacks adds to no relation's
+    // precision in the 19-way evaluation but counts as a wrong-direction answer of its
+    // relation in the official one.
+    const ED12: &str = "Entity-Destination(e1,e2)";
+    const ED21: &str = "Entity-Destination(e2,e1)";
+
+    #[test]
+    fn a_label_missing_from_the_key_is_scored_as_the_official_scorer_does() {
+        let r = report(&[(ED12, Some(ED21)), (ED12, Some(ED12)), ("Other", Some("Other"))]);
+        // Official (directed): one right, one wrong direction; both are predictions of E-D.
+        let ed = relation(&r.directed, "Entity-Destination");
+        assert_eq!((ed.correct, ed.predicted, ed.gold, ed.wrong_direction), (1, 2, 2, 1));
+        assert_eq!(r.official_macro_f1, 0.5);
+        // 19-way: Entity-Destination(e2,e1) is not in the key, so it is no class of its own and
+        // its proposal is in no precision: E-D(e1,e2) has P = 1/1, R = 1/2.
+        assert!(r.fine.relations.iter().all(|x| x.relation != ED21));
+        assert_eq!(r.fine.micro_precision, 1.0);
+        assert_eq!(r.fine.micro_recall, 0.5);
+        assert!((r.fine.macro_f1 - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(r.fine.accuracy, 2.0 / 3.0);
+    }
+
+    #[test]
+    fn the_macro_average_is_over_the_relations_of_the_key() {
+        // A key with two relations; Member-Collection is proposed but not in the key.
+        let r = report(&[(CE12, Some(CE12)), (CW12, Some("Member-Collection(e1,e2)"))]);
+        // (F1 1 for Cause-Effect + 0 for Component-Whole) / 2, not / 3 and not / 9.
+        assert_eq!(r.directed.macro_f1, 0.5);
+        assert_eq!(r.directed.relations.len(), 2);
+        // The proposal outside the key counts as Other would: in no micro precision.
+        assert_eq!(r.directed.micro_precision, 1.0);
+        assert_eq!(r.directed.micro_recall, 0.5);
+    }
+
+    #[test]
+    fn score_files_accepts_the_official_labels_a_key_lacks_and_refuses_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let gold = dir.path().join("key.txt");
+        std::fs::write(&gold, format!("1\t{ED12}\n2\t{ED12}\n3\tOther\n")).unwrap();
+        let predictions = dir.path().join("p.txt");
+        // In another order than the key, as the official scorer allows.
+        std::fs::write(&predictions, format!("3\tOther\n2\t{ED12}\n1\t{ED21}\n")).unwrap();
+        let r = score_files(&gold, &predictions, "Other").unwrap();
+        assert_eq!(r.official_macro_f1, 0.5);
+        assert_eq!(r.skipped, 0);
+        std::fs::write(&predictions, "1\tEntity-Destiny(e1,e2)\n").unwrap();
+        let err = score_files(&gold, &predictions, "Other")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("p.txt:1: id 1: `Entity-Destiny(e1,e2)` is not a label of the gold key"),
+            "{err}"
+        );
     }
 }
