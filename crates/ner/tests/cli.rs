@@ -161,15 +161,27 @@ fn score_agrees_with_seqeval_on_hand_made_edge_cases() {
             let want = &expected[mode];
             let round = |v: &Value| (v.as_f64().unwrap() * 1e4).round() / 1e4;
             for key in ["precision", "recall", "f1"] {
-                assert_eq!(round(&report[key]), round(&want[key]), "{name} {mode} {key}");
+                assert_eq!(
+                    round(&report[key]),
+                    round(&want[key]),
+                    "{name} {mode} {key}"
+                );
             }
             let types = report["per_type"].as_array().unwrap();
-            assert_eq!(types.len(), want["per_type"].as_object().unwrap().len(), "{name} {mode}");
+            assert_eq!(
+                types.len(),
+                want["per_type"].as_object().unwrap().len(),
+                "{name} {mode}"
+            );
             for entry in types {
                 let kind = entry["type"].as_str().unwrap();
                 let w = &want["per_type"][kind];
                 for key in ["precision", "recall", "f1"] {
-                    assert_eq!(round(&entry[key]), round(&w[key]), "{name} {mode} {kind} {key}");
+                    assert_eq!(
+                        round(&entry[key]),
+                        round(&w[key]),
+                        "{name} {mode} {kind} {key}"
+                    );
                 }
                 assert_eq!(entry["support"], w["support"], "{name} {mode} {kind}");
             }

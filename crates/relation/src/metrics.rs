@@ -461,10 +461,17 @@ mod tests {
 
     #[test]
     fn a_label_missing_from_the_key_is_scored_as_the_official_scorer_does() {
-        let r = report(&[(ED12, Some(ED21)), (ED12, Some(ED12)), ("Other", Some("Other"))]);
+        let r = report(&[
+            (ED12, Some(ED21)),
+            (ED12, Some(ED12)),
+            ("Other", Some("Other")),
+        ]);
         // Official (directed): one right, one wrong direction; both are predictions of E-D.
         let ed = relation(&r.directed, "Entity-Destination");
-        assert_eq!((ed.correct, ed.predicted, ed.gold, ed.wrong_direction), (1, 2, 2, 1));
+        assert_eq!(
+            (ed.correct, ed.predicted, ed.gold, ed.wrong_direction),
+            (1, 2, 2, 1)
+        );
         assert_eq!(r.official_macro_f1, 0.5);
         // 19-way: Entity-Destination(e2,e1) is not in the key, so it is no class of its own and
         // its proposal is in no precision: E-D(e1,e2) has P = 1/1, R = 1/2.
