@@ -34,12 +34,12 @@ import sys
 import time
 
 import recipe
+from splits import hold_out
 import torch
 from tokenizers import Tokenizer
 from transformers import AutoModel, Trainer, TrainerCallback, TrainingArguments
 
 TAG = re.compile(r"</?e[12]>")
-MASK64 = (1 << 64) - 1
 
 
 def read_semeval(path):
@@ -61,32 +61,6 @@ def read_semeval(path):
         label = lines[i + 1].strip()
         out.append((sid, "".join(plain), (pos["<e1>"], pos["</e1>"]), (pos["<e2>"], pos["</e2>"]), label))
     return out
-
-
-class SplitMix64:
-    def __init__(self, seed):
-        self.state = seed & MASK64
-
-    def next(self):
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        return z ^ (z >> 31)
-
-    def shuffle(self, items):
-        for i in range(len(items) - 1, 0, -1):
-            j = self.next() % (i + 1)
-            items[i], items[j] = items[j], items[i]
-
-
-def hold_out(examples, fraction, seed):
-    count = round(len(examples) * fraction)
-    order = list(range(len(examples)))
-    SplitMix64(seed ^ 0x5EED0F401D0).shuffle(order)
-    held = set(order[:count])
-    return ([e for i, e in enumerate(examples) if i not in held],
-            [e for i, e in enumerate(examples) if i in held])
 
 
 def mark(example, tok, marker_ids, max_len):

@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
-use tuning::engine::sampler::SplitMix64;
 
 /// A character span `[start, end)` of [`Example::text`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -378,34 +377,6 @@ pub fn label_names<'a>(labels: impl Iterator<Item = &'a str>) -> Vec<String> {
     seen.into_iter().map(str::to_string).collect()
 }
 
-/// Splits off a seeded random `fraction` of `examples` for validation (`train --holdout`):
-/// (training, held out), each in file order. The same seed holds out the same examples.
-pub fn hold_out(
-    examples: Vec<Example>,
-    fraction: f64,
-    seed: u64,
-) -> Result<(Vec<Example>, Vec<Example>)> {
-    if !(fraction > 0.0 && fraction < 1.0) {
-        bail!("--holdout must be between 0 and 1, got {fraction}");
-    }
-    let count = ((examples.len() as f64) * fraction).round() as usize;
-    if count == 0 || count == examples.len() {
-        bail!("--holdout {fraction} leaves no training or no validation examples");
-    }
-    let mut order: Vec<usize> = (0..examples.len()).collect();
-    SplitMix64::new(seed ^ 0x5EE_D0F4_01D0_u64).shuffle(&mut order);
-    let held: std::collections::HashSet<usize> = order[..count].iter().copied().collect();
-    let (mut train, mut validation) = (Vec::new(), Vec::new());
-    for (i, example) in examples.into_iter().enumerate() {
-        if held.contains(&i) {
-            validation.push(example);
-        } else {
-            train.push(example);
-        }
-    }
-    Ok((train, validation))
-}
-
 /// Copies of `examples` without their labels (what the model is run on).
 pub fn without_labels(examples: &[Example]) -> Vec<Example> {
     examples
@@ -492,30 +463,5 @@ mod tests {
         assert_eq!(names[1], "Cause-Effect(e1,e2)");
         let custom = label_names(["b", "a", "b"].into_iter());
         assert_eq!(custom, vec!["a", "b"]);
-    }
-
-    #[test]
-    fn the_holdout_is_seeded_and_keeps_file_order() {
-        let text: String = (1..=10)
-            .map(|i| format!("{i}\t\"<e1>a</e1> b <e2>c</e2>\"\nOther\nComment:\n\n"))
-            .collect();
-        let examples = parse_semeval(&text, "t.txt").unwrap();
-        let (train, held) = hold_out(examples.clone(), 0.3, 42).unwrap();
-        assert_eq!((train.len(), held.len()), (7, 3));
-        let ids = |e: &[Example]| e.iter().map(|x| x.id.clone()).collect::<Vec<_>>();
-        let (_, again) = hold_out(examples.clone(), 0.3, 42).unwrap();
-        assert_eq!(ids(&held), ids(&again), "same seed, same split");
-        let (_, other) = hold_out(examples.clone(), 0.3, 43).unwrap();
-        assert_ne!(ids(&held), ids(&other));
-        let mut sorted = ids(&held);
-        sorted.sort_by_key(|id| id.parse::<usize>().unwrap());
-        assert_eq!(ids(&held), sorted);
-        assert!(hold_out(examples.clone(), 1.0, 42).is_err());
-        assert!(
-            hold_out(examples, 0.01, 42)
-                .unwrap_err()
-                .to_string()
-                .contains("leaves no")
-        );
     }
 }

@@ -171,7 +171,7 @@ pub fn prepare(
     let all = crate::data::load(train_path, true)?;
     let (train, validation, validation_name) = match holdout {
         Some(fraction) => {
-            let (train, validation) = crate::data::hold_out(all, fraction, seed)?;
+            let (train, validation) = tuning::task::holdout::hold_out(all, fraction, seed)?;
             let name = format!("{fraction} of {} (seed {seed})", train_path.display());
             (train, validation, name)
         }

@@ -16,6 +16,11 @@ use tuning::app::{
 
 #[derive(Args)]
 struct TrainFlags {
+    /// Hold out this fraction of the training data (seeded) for validation instead of a
+    /// validation file, e.g. 0.02: model selection then never sees the validation set you
+    /// report (SST-2's dev set).
+    #[arg(long, conflicts_with = "validation")]
+    holdout: Option<f64>,
     /// Sentence vector: pooler (BertForSequenceClassification), cls or mean.
     #[arg(long, default_value = "pooler")]
     pooling: Pooling,
@@ -69,17 +74,31 @@ impl TaskApp for Sentiment {
         files: &TrainFiles,
         columns: &Columns,
         flags: &TrainFlags,
-        _: &TrainingArgs,
+        args: &TrainingArgs,
     ) -> Result<Prepared<SentimentTask>> {
-        let train = data::load(&files.train, columns, Labels::Required)?;
-        let validation = data::load(&files.validation, columns, Labels::Required)?;
+        let all = data::load(&files.train, columns, Labels::Required)?;
+        let (train, validation, validation_name) = match flags.holdout {
+            Some(fraction) => {
+                let (train, held) = tuning::task::holdout::hold_out(all, fraction, args.seed)?;
+                let name = format!(
+                    "{fraction} of {} held out (seed {})",
+                    files.train.display(),
+                    args.seed
+                );
+                (train, held, name)
+            }
+            None => {
+                let validation = data::load(&files.validation, columns, Labels::Required)?;
+                (all, validation, files.validation.display().to_string())
+            }
+        };
         let task = SentimentTask::for_training(&train, &validation, flags.pooling)?;
         eprintln!(
             "sentiment: {} training and {} validation examples from {} and {}; labels: {}",
             train.len(),
             validation.len(),
             files.train.display(),
-            files.validation.display(),
+            validation_name,
             task.labels.names.join(", ")
         );
         Ok(Prepared {

@@ -405,3 +405,67 @@ fn lr_find_runs_the_range_test_with_the_strategy() {
             < report["lr_find"]["total_params"].as_u64().unwrap()
     );
 }
+
+#[test]
+fn holdout_selects_on_a_seeded_part_of_the_training_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let train = root().join("data/sentiment/train.tsv");
+    let out = sentiment(&[
+        "train",
+        "--model",
+        s(&tiny()),
+        "--train",
+        s(&train),
+        "--holdout",
+        "0.25",
+        "--seed",
+        "7",
+        "--output-dir",
+        s(&run),
+        "--max-steps",
+        "3",
+        "--eval-strategy",
+        "steps",
+        "--eval-steps",
+        "3",
+    ]);
+    let summary: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("240 training and 80 validation examples")
+            && stderr.contains("0.25 of ")
+            && stderr.contains("held out (seed 7)"),
+        "{stderr}"
+    );
+    // The held-out rows are the shared split's (the one the Python baselines draw too):
+    // evaluating the export on exactly those rows gives the run's validation accuracy.
+    let text = std::fs::read_to_string(&train).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let (_, held) = tuning::task::holdout::hold_out(rows, 0.25, 7).unwrap();
+    let held_file = dir.path().join("held.tsv");
+    std::fs::write(&held_file, format!("{header}\n{}\n", held.join("\n"))).unwrap();
+    let eval: Value = serde_json::from_str(&ok(&sentiment(&[
+        "eval",
+        "--model",
+        s(&run),
+        "--data",
+        s(&held_file),
+    ])))
+    .unwrap();
+    assert_eq!(summary["eval"]["eval_accuracy"], eval["eval_accuracy"]);
+    assert_eq!(held.len(), 80);
+    // A validation file and --holdout together are refused.
+    let both = sentiment(&[
+        "train",
+        "--holdout",
+        "0.1",
+        "--validation",
+        s(&train),
+        "--output-dir",
+        s(&dir.path().join("both")),
+    ]);
+    assert!(err(&both).contains("--holdout"), "{}", err(&both));
+}

@@ -17,6 +17,7 @@
 //! its `*For*` class that finetune never saw.
 
 pub mod heads;
+pub mod holdout;
 pub mod labels;
 pub mod scoring;
 
