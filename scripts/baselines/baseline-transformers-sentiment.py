@@ -7,6 +7,13 @@ max_seq_length, AdamW (torch), linear schedule with warmup_ratio, weight decay, 
 the whole validation file after every epoch. Prints one JSON line with the final and best
 per-epoch accuracy, runtime, throughput and peak RSS (also written to --output).
 
+Selection (`--holdout FRACTION`, the SST-2 recipe's way): the seeded part of the training file
+that `sentiment train --holdout` holds out (scripts/baselines/splits.py) is the evaluation set
+during training, the weights of its best evaluation are kept in memory, and after training the
+final model and the selected one are each scored once on --validation
+(`dev_accuracy_final`, `dev_accuracy_selected`). `--recipe benchmarks/recipes/sst2.toml` takes
+every setting from the recipe (scripts/baselines/recipe.py).
+
 Padding: dynamic by default (DataCollatorWithPadding); --pad-to-max-length pads every
 sequence to max_seq_length, which is run_glue.py's default; --group-by-length is Trainer's
 length-grouped sampler.
@@ -23,10 +30,14 @@ import csv
 import json
 import os
 import resource
+import sys
 import time
 
 import numpy as np
+import recipe
 import torch
+from selection import KeepBest
+from splits import hold_out
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -63,19 +74,38 @@ def device_name(device):
     return torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
 
 
+# How a recipe (`--recipe benchmarks/recipes/sst2.toml`) reaches this script: the settings it
+# takes as options, and those it always uses (Trainer's defaults here).
+RECIPE_FLAGS = {"holdout": "--holdout", "learning_rate": "--lr", "num_train_epochs": "--epochs",
+                "per_device_train_batch_size": "--batch-size", "warmup_ratio": "--warmup-ratio",
+                "weight_decay": "--weight-decay", "max_seq_length": "--max-seq-length",
+                "eval_steps": "--eval-steps"}
+RECIPE_FIXED = {"lr_scheduler_type": "linear", "adam_beta1": 0.9, "adam_beta2": 0.999,
+                "adam_epsilon": 1e-8, "max_grad_norm": 1.0, "eval_strategy": "steps",
+                "group_by_length": False, "load_best_model_at_end": True}
+
+
 def main():
     p = argparse.ArgumentParser()
     for name, kind, default in [("model", str, None), ("train", str, None), ("validation", str, None),
                                 ("max-train-samples", int, None), ("epochs", float, 3.0), ("batch-size", int, 32),
                                 ("lr", float, 5e-5), ("warmup-ratio", float, 0.0), ("weight-decay", float, 0.0),
                                 ("seed", int, 42), ("max-seq-length", int, 128), ("device", str, "cpu"), ("output-dir", str, "/tmp/hf-run"),
-                                ("output", str, None), ("eval-steps", int, None)]:
+                                ("output", str, None), ("eval-steps", int, None), ("holdout", float, None),
+                                ("data", str, None)]:
         p.add_argument(f"--{name}", type=kind, default=default)
     p.add_argument("--pad-to-max-length", action="store_true")
     p.add_argument("--group-by-length", action="store_true")
-    a = p.parse_args()
+    a = p.parse_args(recipe.from_argv(sys.argv[1:], RECIPE_FLAGS, RECIPE_FIXED,
+                                      {"model": "--model", "data": "--data"}))
+    if a.data:  # a GLUE directory: train.tsv and dev.tsv
+        a.train = a.train or os.path.join(a.data, "train.tsv")
+        a.validation = a.validation or os.path.join(a.data, "dev.tsv")
     train_rows = read_tsv(a.train, a.max_train_samples)
     dev_rows = read_tsv(a.validation)
+    held_rows = None
+    if a.holdout is not None:
+        train_rows, held_rows = hold_out(train_rows, a.holdout, a.seed)
     labels = sorted({r["label"] for r in train_rows}, key=lambda x: int(x) if x.lstrip("-").isdigit() else x)
     tokenizer = AutoTokenizer.from_pretrained(a.model)
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -94,16 +124,37 @@ def main():
     def accuracy(pred):
         return {"accuracy": float((np.argmax(pred.predictions, -1) == pred.label_ids).mean())}
 
+    dev_data = Encoded(dev_rows, tokenizer, labels, a.max_seq_length, a.pad_to_max_length)
+    keep = KeepBest("accuracy") if held_rows is not None else None
     trainer = Trainer(model=model, args=args, train_dataset=Encoded(train_rows, tokenizer, labels, a.max_seq_length, a.pad_to_max_length),
-                      eval_dataset=Encoded(dev_rows, tokenizer, labels, a.max_seq_length, a.pad_to_max_length),
-                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy)
+                      eval_dataset=(Encoded(held_rows, tokenizer, labels, a.max_seq_length, a.pad_to_max_length)
+                                    if keep else dev_data),
+                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy,
+                      callbacks=[keep] if keep else [])
     start = time.time()
     train_out = trainer.train()
     runtime = time.time() - start
-    metrics = trainer.evaluate()
+    selected = {}
+    if keep:
+        # The final model on the held-out part too (Trainer does not evaluate the last step
+        # unless it falls on eval_steps; finetune does), then both models on the dev set.
+        trainer.remove_callback(keep)  # the evaluations below are not selection candidates
+        last = trainer.evaluate()
+        keep.offer(trainer.state.global_step, trainer.state.epoch, last["eval_accuracy"], model)
+        final_dev = trainer.evaluate(dev_data)["eval_accuracy"]
+        model.load_state_dict(keep.state)
+        selected_dev = trainer.evaluate(dev_data)["eval_accuracy"]
+        selected = {"dev_accuracy_final": round(100 * final_dev, 2),
+                    "dev_accuracy_selected": round(100 * selected_dev, 2),
+                    "heldout_best_accuracy": round(100 * keep.best, 2), "heldout_best_step": keep.step,
+                    "heldout_accuracy_per_evaluation": [[step, round(100 * v, 2)] for step, v in keep.curve],
+                    "heldout_examples": len(held_rows), "holdout": a.holdout}
+        metrics = {"eval_accuracy": selected_dev}
+    else:
+        metrics = trainer.evaluate()
     evals = [e for e in trainer.state.log_history if "eval_accuracy" in e]
-    # The final evaluate() above is appended to the log too; keep only the ones made during training.
-    evals = evals[:-1]
+    # The final evaluate() calls above are appended to the log too; keep only the ones made during training.
+    evals = evals[:-3] if keep else evals[:-1]
     per_epoch = [e["eval_accuracy"] for e in evals]
     result = {
         "accuracy": metrics["eval_accuracy"], "best_epoch_accuracy": max(per_epoch, default=None),
@@ -120,8 +171,12 @@ def main():
         "weight_decay": a.weight_decay, "seed": a.seed, "max_seq_length": a.max_seq_length,
         "machine": f"{os.cpu_count()} CPUs",
         "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},
+        **selected,
     }
     print(json.dumps(result))
+    os.makedirs(a.output_dir, exist_ok=True)
+    with open(os.path.join(a.output_dir, "results.json"), "w") as f:
+        json.dump(result, f, indent=2)
     if a.output:
         with open(a.output, "w") as f:
             json.dump(result, f, indent=2)
