@@ -17,7 +17,6 @@ Run (from the repository root, after `cargo build --release --workspace`):
 """
 
 import argparse
-import copy
 import json
 import os
 import resource
@@ -25,10 +24,12 @@ import subprocess
 import sys
 import time
 
+import recipe
 import torch
+from selection import KeepBest
 from seqeval.metrics import f1_score
 from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
-                          Trainer, TrainerCallback, TrainingArguments)
+                          Trainer, TrainingArguments)
 
 
 def read_conll(path):
@@ -75,14 +76,14 @@ class Encoded(torch.utils.data.Dataset):
         return self.items[i]
 
 
-class KeepBest(TrainerCallback):
-    def __init__(self):
-        self.best, self.state = -1.0, None
-
-    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
-        if metrics["eval_f1"] > self.best:
-            self.best = metrics["eval_f1"]
-            self.state = copy.deepcopy(model.state_dict())
+# How a recipe (`--recipe benchmarks/recipes/conll2003.toml`) reaches this script: the settings
+# it takes as options, and those it always uses (Trainer's defaults here).
+RECIPE_FLAGS = {"learning_rate": "--lr", "num_train_epochs": "--epochs",
+                "per_device_train_batch_size": "--batch-size", "warmup_ratio": "--warmup-ratio",
+                "weight_decay": "--weight-decay", "max_seq_length": "--max-seq-length"}
+RECIPE_FIXED = {"lr_scheduler_type": "linear", "adam_beta1": 0.9, "adam_beta2": 0.999,
+                "adam_epsilon": 1e-8, "max_grad_norm": 1.0, "eval_strategy": "epoch",
+                "group_by_length": False, "load_best_model_at_end": True}
 
 
 def main():
@@ -92,7 +93,8 @@ def main():
                                 ("weight-decay", float, 0.01), ("seed", int, 42), ("max-seq-length", int, 128),
                                 ("output-dir", str, "/tmp/hf-conll")]:
         p.add_argument(f"--{name}", type=kind, default=default)
-    a = p.parse_args()
+    a = p.parse_args(recipe.from_argv(sys.argv[1:], RECIPE_FLAGS, RECIPE_FIXED,
+                                      {"model": "--model", "data": "--data"}))
     os.makedirs(a.output_dir, exist_ok=True)
     raw = {split: read_conll(os.path.join(a.data, f"eng.{split}")) for split in ("train", "testa", "testb")}
     data = {split: [(w, iob1_to_iob2(t)) for w, t in s] for split, s in raw.items()}
@@ -122,31 +124,44 @@ def main():
         warmup_steps=a.warmup_ratio, weight_decay=a.weight_decay, seed=a.seed,
         eval_strategy="epoch", save_strategy="no", logging_steps=50, report_to=[],
         dataloader_num_workers=0, use_cpu=True)
-    keep = KeepBest()
+    keep = KeepBest("f1")
     trainer = Trainer(model=model, args=args, train_dataset=sets["train"], eval_dataset=sets["testa"],
                       data_collator=DataCollatorForTokenClassification(tokenizer), compute_metrics=metrics,
                       callbacks=[keep])
     start = time.time()
     out = trainer.train()
     wall = time.time() - start
+    trainer.remove_callback(keep)  # the test predictions below are not selection candidates
+    binary = os.path.join(os.environ.get("FINETUNE_BIN_DIR", "target/release"), "ner")
+
+    def score_testb(name):
+        """Writes the model's eng.testb predictions (conlleval format) and scores them."""
+        predictions = trainer.predict(sets["testb"]).predictions.argmax(-1)
+        pred, _ = to_tags(predictions, sets["testb"])
+        # The gold tags as shipped (IOB1) and the predictions (IOB2); words beyond the
+        # truncation limit get O, as run_ner's output has no prediction for them.
+        path = os.path.join(a.output_dir, name)
+        with open(path, "w") as f:
+            for (words, gold_tags), tags in zip(raw["testb"], pred):
+                tags = tags + ["O"] * (len(words) - len(tags))
+                for word, g, t in zip(words, gold_tags, tags):
+                    f.write(f"{word} {g} {t}\n")
+                f.write("\n")
+        gold_iob2 = [t for _, t in data["testb"]]
+        full_pred = [tags + ["O"] * (len(w) - len(tags)) for (w, _), tags in zip(data["testb"], pred)]
+        ours = json.loads(subprocess.run([binary, "score", "--predictions", path],
+                                         check=True, capture_output=True, text=True).stdout)
+        return pred, f1_score(gold_iob2, full_pred), ours
+
+    # The final model first (Trainer's own result without load_best_model_at_end), then the
+    # epoch with the best eng.testa F1 (the run's result, as finetune's export).
+    _, final_seqeval, final_ours = score_testb("test_predictions_final.conll")
     model.load_state_dict(keep.state)
-    predictions = trainer.predict(sets["testb"]).predictions.argmax(-1)
-    pred, _ = to_tags(predictions, sets["testb"])
-    # conlleval file with the gold tags as shipped (IOB1) and the predictions (IOB2); words
-    # beyond the truncation limit get O, as run_ner's output has no prediction for them.
-    path = os.path.join(a.output_dir, "test_predictions.conll")
-    with open(path, "w") as f:
-        for (words, gold_tags), tags in zip(raw["testb"], pred):
-            tags = tags + ["O"] * (len(words) - len(tags))
-            for word, g, t in zip(words, gold_tags, tags):
-                f.write(f"{word} {g} {t}\n")
-            f.write("\n")
-    gold_iob2 = [t for _, t in data["testb"]]
-    full_pred = [tags + ["O"] * (len(w) - len(tags)) for (w, _), tags in zip(data["testb"], pred)]
-    seqeval_f1 = f1_score(gold_iob2, full_pred)
-    ours = json.loads(subprocess.run(["target/release/ner", "score", "--predictions", path],
-                                     check=True, capture_output=True, text=True).stdout)
+    pred, seqeval_f1, ours = score_testb("test_predictions.conll")
     result = {"test_f1_seqeval": round(100 * seqeval_f1, 4), "test_f1_ner_score": round(100 * ours["f1"], 4),
+              "test_f1_selected": round(100 * ours["f1"], 2), "test_f1_final": round(100 * final_ours["f1"], 2),
+              "test_f1_final_seqeval": round(100 * final_seqeval, 4),
+              "testa_f1_per_epoch": [round(100 * v, 2) for _, v in keep.curve],
               "testa_best_f1": round(100 * keep.best, 2),
               "test_f1_per_type": {t["type"]: round(100 * t["f1"], 2) for t in ours["per_type"]},
               "train_runtime_s": out.metrics["train_runtime"],
