@@ -36,9 +36,11 @@ import re
 import resource
 import string
 import subprocess
+import sys
 import time
 
 import numpy as np
+import recipe
 import torch
 from transformers import (AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding, Trainer,
                           TrainingArguments)
@@ -155,6 +157,18 @@ def device_name(device):
     return torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
 
 
+# How a recipe (`--recipe benchmarks/recipes/squad-v1.1-4k.toml`) reaches this script: the
+# settings it takes as options, and those it always uses (run_qa's / Trainer's defaults).
+RECIPE_FLAGS = {"doc_stride": "--doc-stride", "n_best_size": "--n-best-size",
+                "max_answer_length": "--max-answer-length", "learning_rate": "--lr",
+                "num_train_epochs": "--epochs", "per_device_train_batch_size": "--batch-size",
+                "warmup_ratio": "--warmup-ratio", "weight_decay": "--weight-decay",
+                "max_seq_length": "--max-seq-length", "max_train_samples": "--max-train-samples"}
+RECIPE_FIXED = {"lr_scheduler_type": "linear", "adam_beta1": 0.9, "adam_beta2": 0.999,
+                "adam_epsilon": 1e-8, "max_grad_norm": 1.0, "eval_strategy": "no",
+                "group_by_length": False, "load_best_model_at_end": False}
+
+
 def main():
     p = argparse.ArgumentParser()
     for name, kind, default in [("model", str, None), ("train", str, None), ("validation", str, None),
@@ -168,7 +182,12 @@ def main():
     # --eval-only: no training; evaluate --model as it is (e.g. a `qa train` export), so that
     # this script's post-processing and scorer can be compared with `qa eval` on one model.
     p.add_argument("--eval-only", action="store_true")
-    a = p.parse_args()
+    p.add_argument("--data", help="a directory with train-v1.1-rebuilt.json.gz and dev-v1.1.json.gz")
+    a = p.parse_args(recipe.from_argv(sys.argv[1:], RECIPE_FLAGS, RECIPE_FIXED,
+                                      {"model": "--model", "data": "--data"}))
+    if a.data:
+        a.train = a.train or os.path.join(a.data, "train-v1.1-rebuilt.json.gz")
+        a.validation = a.validation or os.path.join(a.data, "dev-v1.1.json.gz")
     os.makedirs(a.output_dir, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(a.model)
     train_questions = [] if a.eval_only else read_squad(a.train)[:a.max_train_samples]
@@ -205,7 +224,7 @@ def main():
     # The same predictions scored by finetune's scorer (needs `cargo build --release --workspace`).
     # Where the binary is not built (a GPU machine without the Rust build) the cross-check is
     # left for later: `qa score` reads the predictions.json written above.
-    binary = "target/release/qa"
+    binary = os.path.join(os.environ.get("FINETUNE_BIN_DIR", "target/release"), "qa")
     if os.path.exists(binary):
         ours = subprocess.run([binary, "score", "--gold", a.validation, "--predictions", path],
                               capture_output=True, text=True)
