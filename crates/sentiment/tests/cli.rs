@@ -455,7 +455,9 @@ fn holdout_selects_on_a_seeded_part_of_the_training_file() {
         s(&held_file),
     ])))
     .unwrap();
-    let selected = summary["eval"]["accuracy"].as_f64().expect("the run's validation accuracy");
+    let selected = summary["eval"]["accuracy"]
+        .as_f64()
+        .expect("the run's validation accuracy");
     assert_eq!(eval["report"]["accuracy"].as_f64(), Some(selected));
     assert_eq!(eval["examples"], 80);
     // A validation file and --holdout together are refused.
