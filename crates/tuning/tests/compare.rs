@@ -111,3 +111,134 @@ fn missing_metric_and_empty_folders_are_named_errors() {
     let err = format!("{:#}", read_group(&empty, "accuracy").unwrap_err());
     assert!(err.contains("neither a finished run"), "{err}");
 }
+
+/// Three settings of three seeds each, with different trainable parameters and times, for
+/// the HTML report.
+fn study(root: &Path) -> Vec<std::path::PathBuf> {
+    let settings = [
+        ("full", [0.90, 0.92, 0.91], 1000, 30.0),
+        ("freeze-bottom-2", [0.89, 0.90, 0.91], 600, 20.0),
+        ("lora-8", [0.80, 0.82, 0.81], 20, 24.0),
+    ];
+    let mut dirs = Vec::new();
+    for (name, bests, trainable, runtime) in settings {
+        let group = root.join(name);
+        for (i, best) in bests.into_iter().enumerate() {
+            let run = group.join(format!("seed-{}", 42 + i));
+            write_run(
+                &run,
+                42 + i as u64,
+                best,
+                &[(50, best - 0.1), (100, best)],
+                runtime,
+            );
+            let path = run.join("train_results.json");
+            let mut train: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            train["trainable_params"] = trainable.into();
+            std::fs::write(&path, train.to_string()).unwrap();
+        }
+        dirs.push(group);
+    }
+    dirs
+}
+
+fn compare_runs_html(dirs: &[std::path::PathBuf], page: &Path) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_compare-runs"));
+    command
+        .args(dirs)
+        .arg("--html")
+        .arg(page)
+        .args(["--title", "A study"]);
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn compare_runs_writes_a_self_contained_html_report() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = study(root.path());
+    let page = root.path().join("report.html");
+    compare_runs_html(&dirs, &page);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<title>A study</title>"));
+    assert!(
+        html.contains("--html"),
+        "the page names the command that made it"
+    );
+    assert_eq!(
+        html.matches("<svg").count(),
+        4,
+        "steps, parameters, time, frozen layers"
+    );
+    assert!(html.contains("<b>Best:</b> full with 91.00 accuracy ± 1.00 over 3 seeds."));
+    assert!(html.contains("2 layers: −1.00 points, 33% less time per epoch"));
+    assert!(html.contains("lora-8 trains 2.00% of the weights (20)"));
+    for needle in ["<script", "<link", "src=", "http:", "https:"] {
+        assert!(!html.contains(needle), "{needle}");
+    }
+}
+
+/// Chromium from Debian renders the page: the screenshot has the page's text and the charts'
+/// colours. Ignored by `cargo test` because it needs `chromium` on the PATH; CI installs it
+/// and runs this test with `--ignored` (.ci/run, step "the HTML report in headless Chromium").
+#[test]
+#[ignore = "needs chromium (Debian package); .ci/run installs it and runs this with --ignored"]
+fn the_html_report_renders_in_headless_chromium() {
+    let root = tempfile::tempdir().unwrap();
+    let dirs = study(root.path());
+    let page = root.path().join("report.html");
+    compare_runs_html(&dirs, &page);
+    let shot = root.path().join("report.png");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1000,2600",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            root.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium on the PATH (apt-get install chromium)");
+    assert!(
+        out.status.success() && shot.is_file(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((info.width, info.height), (1000, 2600));
+    let channels = info.color_type.samples();
+    let rgb: Vec<&[u8]> = pixels[..info.buffer_size()]
+        .chunks(channels)
+        .map(|p| &p[..3])
+        .collect();
+    let inked = rgb.iter().filter(|p| p.iter().any(|&c| c < 200)).count();
+    // Text, table rules and charts: a blank or unstyled failure page has far less ink.
+    assert!(
+        inked > rgb.len() / 100,
+        "{inked} of {} pixels inked",
+        rgb.len()
+    );
+    // The charts' first colour (#0072B2, "full") is drawn: the SVG rendered.
+    let blue = rgb
+        .iter()
+        .filter(|p| p[0] < 30 && (90..140).contains(&p[1]) && (150..210).contains(&p[2]))
+        .count();
+    assert!(blue > 200, "{blue} pixels of the charts' blue");
+    if let Ok(dir) = std::env::var("FINETUNE_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, Path::new(&dir).join("report.png")).unwrap();
+    }
+}

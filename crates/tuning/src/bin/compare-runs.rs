@@ -1,7 +1,9 @@
 //! `compare-runs`: put finished runs side by side — a markdown table (best metric, trainable
-//! parameters, time per epoch, throughput), the same as JSON, and one chart of the metric over
-//! steps for all runs. Made for strategy studies: one run (or one folder of seed runs) per
-//! strategy, same budget and seeds. See [`tuning::report::compare`].
+//! parameters, time per epoch, throughput), the same as JSON, one chart of the metric over
+//! steps for all runs, and a self-contained HTML page with the table, the charts (over steps,
+//! against trainable parameters, time and frozen layers) and short answers computed from the
+//! numbers. Made for strategy studies: one run (or one folder of seed runs) per strategy, same
+//! budget and seeds. See [`tuning::report::compare`] and [`tuning::report::html`].
 
 use std::path::PathBuf;
 
@@ -26,6 +28,13 @@ struct Args {
     /// Write the table data here (JSON).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write the report here: one static HTML page (no server, nothing fetched), with the
+    /// table, the charts and the answers the numbers give.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// The report's title.
+    #[arg(long, default_value = "Fine-tuning strategies compared")]
+    title: String,
 }
 
 fn main() -> Result<()> {
@@ -52,6 +61,16 @@ fn main() -> Result<()> {
             .collect();
         let title = format!("EVAL {}", args.metric.replace('_', " ").to_uppercase());
         tuning::report::plot::line_chart(path, &title, "STEP", &named)?;
+    }
+    if let Some(path) = &args.html {
+        let command: Vec<String> = std::env::args().collect();
+        let info = tuning::report::html::PageInfo {
+            title: &args.title,
+            metric: &args.metric,
+            command: &command.join(" "),
+        };
+        let page = tuning::report::html::study_page(&info, &groups);
+        encoder::fsutil::write_atomic(path, page.as_bytes())?;
     }
     Ok(())
 }
