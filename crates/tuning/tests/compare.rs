@@ -242,3 +242,31 @@ fn the_html_report_renders_in_headless_chromium() {
         std::fs::copy(&shot, Path::new(&dir).join("report.png")).unwrap();
     }
 }
+
+#[test]
+fn reported_figures_can_come_from_a_set_that_chose_nothing() {
+    use tuning::report::compare::{Reported, read_group_reported};
+    let root = tempfile::tempdir().unwrap();
+    let group = root.path().join("full");
+    for (seed, best) in [(42, 0.90), (43, 0.80)] {
+        let run = group.join(format!("seed-{seed}"));
+        write_run(&run, seed, best, &[(100, best)], 10.0);
+        // What `<task> eval --data dev.tsv` writes into the run directory.
+        let dev = serde_json::json!({"data": "dev.tsv", "report": {"accuracy": best - 0.10}});
+        std::fs::write(run.join("eval_dev.json"), dev.to_string()).unwrap();
+    }
+    let reported = Reported::parse("eval_dev.json", "accuracy");
+    let g = read_group_reported(&group, "accuracy", Some(&reported)).unwrap();
+    assert!((g.mean_best() - 0.75).abs() < 1e-12, "the dev figures");
+    assert!(
+        (g.mean_selection().unwrap() - 0.85).abs() < 1e-12,
+        "the selection set's"
+    );
+    let wrong = Reported::parse("eval_dev.json:f1", "accuracy");
+    let err = format!(
+        "{:#}",
+        read_group_reported(&group, "accuracy", Some(&wrong)).unwrap_err()
+    );
+    assert!(err.contains("eval_dev.json: no number `f1`"), "{err}");
+    assert!(err.contains("accuracy"), "lists the keys there are: {err}");
+}

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Parser;
 use serde_json::json;
-use tuning::report::compare::{Group, markdown_table, read_group};
+use tuning::report::compare::{Group, Reported, markdown_table, read_group_reported};
 
 #[derive(Parser)]
 #[command(about = "Compare finished runs: table, JSON and a chart of one metric over steps")]
@@ -22,6 +22,12 @@ struct Args {
     /// The evaluation metric to compare (as logged, without the eval_ prefix).
     #[arg(long, default_value = "accuracy")]
     metric: String,
+    /// Report the metric from this file of each run instead of eval_results.json: `FILE` or
+    /// `FILE:KEY` (default key: the metric), e.g. `eval_dev.json` written by `<task> eval`,
+    /// when the runs selected their model on a held-out set and the reported set chose
+    /// nothing. The curves stay the selection set's.
+    #[arg(long)]
+    reported: Option<String>,
     /// Write the chart here (PNG; seed groups are drawn as their mean curve).
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -39,10 +45,14 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let reported = args
+        .reported
+        .as_deref()
+        .map(|spec| Reported::parse(spec, &args.metric));
     let groups = args
         .runs
         .iter()
-        .map(|dir| read_group(dir, &args.metric))
+        .map(|dir| read_group_reported(dir, &args.metric, reported.as_ref()))
         .collect::<Result<Vec<Group>>>()?;
     print!("{}", markdown_table(&groups, &args.metric));
     if let Some(path) = &args.json {
@@ -68,6 +78,7 @@ fn main() -> Result<()> {
             title: &args.title,
             metric: &args.metric,
             command: &command.join(" "),
+            reported: reported.as_ref().map(|r| r.file.as_str()),
         };
         let page = tuning::report::html::study_page(&info, &groups);
         encoder::fsutil::write_atomic(path, page.as_bytes())?;

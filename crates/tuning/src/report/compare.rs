@@ -17,8 +17,11 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone)]
 pub struct RunResult {
     pub dir: PathBuf,
-    /// The metric of the exported (best) model, from eval_results.json.
+    /// The reported metric of the exported (selected) model: from eval_results.json, or,
+    /// with a [`Reported`] file, from that file (the set that chose nothing).
     pub best: f64,
+    /// With a [`Reported`] file: the selection set's value from eval_results.json.
+    pub selection: Option<f64>,
     pub learning_rate: Value,
     pub seed: Option<u64>,
     pub trainable_params: u64,
@@ -46,14 +49,72 @@ fn is_run(dir: &Path) -> bool {
     dir.join("train_results.json").is_file()
 }
 
+/// Where the reported figure comes from when the runs selected on another set: a JSON file
+/// in each run directory (`<task> eval` writes `eval_<data>.json` there) and the key of its
+/// `report` object, e.g. `eval_dev.json` and `accuracy`.
+#[derive(Debug, Clone)]
+pub struct Reported {
+    pub file: String,
+    pub key: String,
+}
+
+impl Reported {
+    /// `FILE` or `FILE:KEY` (the key defaults to `metric`).
+    pub fn parse(spec: &str, metric: &str) -> Self {
+        match spec.split_once(':') {
+            Some((file, key)) => Self {
+                file: file.into(),
+                key: key.into(),
+            },
+            None => Self {
+                file: spec.into(),
+                key: metric.into(),
+            },
+        }
+    }
+
+    fn read(&self, dir: &Path) -> Result<f64> {
+        let path = dir.join(&self.file);
+        let value = read_json(&path)?;
+        let report = value.get("report").unwrap_or(&value);
+        report
+            .get(&self.key)
+            .and_then(Value::as_f64)
+            .with_context(|| {
+                let keys: Vec<&String> = report
+                    .as_object()
+                    .map(|o| o.keys().collect())
+                    .unwrap_or_default();
+                format!(
+                    "{}: no number `{}` (keys: {keys:?})",
+                    path.display(),
+                    self.key
+                )
+            })
+    }
+}
+
 /// Reads one finished run; `metric` as logged without the `eval_` prefix.
 pub fn read_run(dir: &Path, metric: &str) -> Result<RunResult> {
+    read_run_reported(dir, metric, None)
+}
+
+/// [`read_run`], with the reported figure read from `reported` when given.
+pub fn read_run_reported(
+    dir: &Path,
+    metric: &str,
+    reported: Option<&Reported>,
+) -> Result<RunResult> {
     let key = format!("eval_{metric}");
     let train = read_json(&dir.join("train_results.json"))?;
     let eval = read_json(&dir.join("eval_results.json"))?;
     let settings = read_json(&dir.join("training_args.json"))?;
-    let Some(best) = eval.get(&key).and_then(Value::as_f64) else {
+    let Some(selected) = eval.get(&key).and_then(Value::as_f64) else {
         bail!("{}: no {key} in eval_results.json", dir.display());
+    };
+    let (best, selection) = match reported {
+        Some(r) => (r.read(dir)?, Some(selected)),
+        None => (selected, None),
     };
     let log_path = dir.join("metrics.jsonl");
     let log = std::fs::read_to_string(&log_path)
@@ -76,6 +137,7 @@ pub fn read_run(dir: &Path, metric: &str) -> Result<RunResult> {
     Ok(RunResult {
         dir: dir.to_path_buf(),
         best,
+        selection,
         learning_rate: settings["learning_rate"].clone(),
         seed: settings["seed"].as_u64(),
         trainable_params: train["trainable_params"].as_u64().unwrap_or(0),
@@ -89,6 +151,11 @@ pub fn read_run(dir: &Path, metric: &str) -> Result<RunResult> {
 /// Reads `dir` as one run, or as a group of seed runs (its subdirectories holding a run,
 /// in name order). The group is named after `dir`.
 pub fn read_group(dir: &Path, metric: &str) -> Result<Group> {
+    read_group_reported(dir, metric, None)
+}
+
+/// [`read_group`], with the reported figures read from `reported` when given.
+pub fn read_group_reported(dir: &Path, metric: &str, reported: Option<&Reported>) -> Result<Group> {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -96,7 +163,7 @@ pub fn read_group(dir: &Path, metric: &str) -> Result<Group> {
     if is_run(dir) {
         return Ok(Group {
             name,
-            runs: vec![read_run(dir, metric)?],
+            runs: vec![read_run_reported(dir, metric, reported)?],
         });
     }
     let entries =
@@ -114,7 +181,7 @@ pub fn read_group(dir: &Path, metric: &str) -> Result<Group> {
     dirs.sort();
     let runs = dirs
         .iter()
-        .map(|d| read_run(d, metric))
+        .map(|d| read_run_reported(d, metric, reported))
         .collect::<Result<Vec<_>>>()?;
     Ok(Group { name, runs })
 }
@@ -160,6 +227,12 @@ impl Group {
             .collect()
     }
 
+    /// The mean selection-set value, when the reported figures come from another set.
+    pub fn mean_selection(&self) -> Option<f64> {
+        let values: Option<Vec<f64>> = self.runs.iter().map(|r| r.selection).collect();
+        values.map(|v| mean(v.into_iter()))
+    }
+
     pub fn to_json(&self) -> Value {
         let first = &self.runs[0];
         json!({
@@ -168,6 +241,7 @@ impl Group {
             "best_std": self.std_best(),
             "best_per_seed": self.runs.iter().map(|r| json!({"seed": r.seed, "best": r.best}))
                 .collect::<Vec<_>>(),
+            "selection_mean": self.mean_selection(),
             "learning_rate": first.learning_rate,
             "trainable_params": first.trainable_params,
             "trainable_share": first.trainable_params as f64 / first.total_params.max(1) as f64,

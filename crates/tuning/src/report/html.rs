@@ -24,6 +24,9 @@ pub struct PageInfo<'a> {
     pub metric: &'a str,
     /// The command that made the page (shown, so the page says how to make it again).
     pub command: &'a str,
+    /// Where the reported figures come from when it is not the selection set (e.g.
+    /// `eval_dev.json`), so the page can say which set chose the models.
+    pub reported: Option<&'a str>,
 }
 
 /// Metrics logged as fractions are shown as percentages; others (SQuAD's exact match and F1
@@ -228,6 +231,16 @@ pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
             "s"
         },
     );
+    let with_selection = groups.iter().all(|g| g.mean_selection().is_some());
+    if let Some(reported) = info.reported.filter(|_| with_selection) {
+        let _ = write!(
+            html,
+            "<p>The figures are each selected model's score in <code>{}</code>, a set that \
+             chose nothing; every run selected its model on its own validation or held-out \
+             set (column \"selection set\", the curves).</p>",
+            escape(reported)
+        );
+    }
     html.push_str("<h2>What the numbers say</h2>");
     for answer in answers(groups, &scale, &metric) {
         let _ = write!(html, "<p class=\"answer\">{answer}</p>");
@@ -236,10 +249,15 @@ pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
     let _ = write!(
         html,
         "<h2>Table</h2><table><tr><th>setting</th><th>{m}{u}: mean ± sd</th><th>per seed</th>\
-         <th>learning rate</th><th>trainable parameters</th><th>share</th><th>s / epoch</th>\
+         {sel}<th>learning rate</th><th>trainable parameters</th><th>share</th><th>s / epoch</th>\
          <th>samples / s</th></tr>",
         m = escape(&metric),
-        u = scale.unit
+        u = scale.unit,
+        sel = if with_selection {
+            "<th>selection set: mean</th>"
+        } else {
+            ""
+        }
     );
     for g in groups {
         let per_seed: Vec<String> = g
@@ -251,14 +269,19 @@ pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
             })
             .collect();
         let row = g.to_json();
+        let selection = match g.mean_selection().filter(|_| with_selection) {
+            Some(v) => format!("<td>{}</td>", scale.show(v)),
+            None => String::new(),
+        };
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{} ± {}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}%</td>\
+            "<tr><td>{}</td><td>{} ± {}</td><td>{}</td>{}<td>{}</td><td>{}</td><td>{:.2}%</td>\
              <td>{:.1}</td><td>{:.1}</td></tr>",
             escape(&g.name),
             scale.show(g.mean_best()),
             scale.show(g.std_best()),
             per_seed.join(", "),
+            selection,
             escape(&row["learning_rate"].to_string()),
             g.runs[0].trainable_params,
             100.0 * share(g),
@@ -361,6 +384,7 @@ mod tests {
                 .map(|(i, &best)| RunResult {
                     dir: format!("runs/{name}/seed-{}", 42 + i).into(),
                     best,
+                    selection: None,
                     learning_rate: json!(5e-5),
                     seed: Some(42 + i as u64),
                     trainable_params: trainable,
@@ -384,6 +408,7 @@ mod tests {
             title: "Study <SST-2>",
             metric: "accuracy",
             command: "compare-runs a b --html r.html",
+            reported: None,
         };
         let page = study_page(&info, &groups);
         assert!(page.starts_with("<!DOCTYPE html>"));
@@ -413,6 +438,7 @@ mod tests {
             title: "t",
             metric: "f1",
             command: "c",
+            reported: None,
         };
         let page = study_page(&info, &groups);
         assert!(page.contains("full with 47.50 f1 ± 0.00 over 1 seed."));
