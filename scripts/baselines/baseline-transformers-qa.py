@@ -234,7 +234,8 @@ def main():
     result = {"exact_match": round(scores["exact_match"], 4), "f1": round(scores["f1"], 4),
               "qa_score": ours, "train_questions": len(train_questions), "train_windows": len(train_items),
               "dev_questions": len(dev_questions), "dev_windows": len(dev_windows),
-              "eval_only": a.eval_only, "train_runtime_s": train_metrics.get("train_runtime"),
+              "eval_only": a.eval_only, "optimizer_steps": 0 if a.eval_only else trainer.state.global_step,
+              "train_runtime_s": train_metrics.get("train_runtime"),
               "train_samples_per_second": train_metrics.get("train_samples_per_second"), "train_wall_s": train_wall,
               "eval_wall_s": eval_wall, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
               "torch_threads": torch.get_num_threads(), "device": device_name(a.device), "transformers_args": {
