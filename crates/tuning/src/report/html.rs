@@ -203,12 +203,12 @@ fn signed(scale: &Scale, delta: f64) -> String {
     }
 }
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:980px;margin:2em auto;padding:0 1em;\
+const STYLE: &str = "body{font-family:sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;\
 color:#222;line-height:1.45}h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .55em;\
-text-align:right}th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}\
+text-align:right;white-space:nowrap}th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}\
 code{background:#f3f3f3;padding:.1em .3em}.chart{display:block;margin:1em 0;max-width:100%;\
-height:auto}p.answer{margin:.6em 0}";
+height:auto}p.answer{margin:.6em 0}.wide{overflow-x:auto}";
 
 /// The whole page.
 pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
@@ -218,8 +218,9 @@ pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>{STYLE}</style></head><body><h1>{t}</h1><p>Made by <code>{c}</code> from {n} \
-         setting{s} and {r} run{rs}.</p>",
+         <style>{STYLE}</style></head><body><h1>{t}</h1><p>From {n} setting{s} and {r} \
+         run{rs}.</p><details><summary>The command that made this page</summary><p><code>{c}\
+         </code></p></details>",
         t = escape(info.title),
         c = escape(info.command),
         n = groups.len(),
@@ -246,13 +247,30 @@ pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
         let _ = write!(html, "<p class=\"answer\">{answer}</p>");
     }
 
+    // One seed list for the whole table when every setting ran the same seeds.
+    let seeds_of = |g: &Group| g.runs.iter().map(|r| r.seed).collect::<Vec<_>>();
+    let shared_seeds = groups.first().map(seeds_of).filter(|first| {
+        first.iter().all(Option::is_some) && groups.iter().all(|g| seeds_of(g) == *first)
+    });
     let _ = write!(
         html,
-        "<h2>Table</h2><table><tr><th>setting</th><th>{m}{u}: mean ± sd</th><th>per seed</th>\
+        "<h2>Table</h2><div class=\"wide\"><table><tr><th>setting</th><th>{m}{u}: mean ± sd</th><th>per seed{ps}</th>\
          {sel}<th>learning rate</th><th>trainable parameters</th><th>share</th><th>s / epoch</th>\
          <th>samples / s</th></tr>",
         m = escape(&metric),
         u = scale.unit,
+        ps = match &shared_seeds {
+            Some(seeds) => format!(
+                " ({})",
+                seeds
+                    .iter()
+                    .flatten()
+                    .map(|s| format!("s{s}"))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            ),
+            None => String::new(),
+        },
         sel = if with_selection {
             "<th>selection set: mean</th>"
         } else {
@@ -263,9 +281,9 @@ pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
         let per_seed: Vec<String> = g
             .runs
             .iter()
-            .map(|r| match r.seed {
-                Some(seed) => format!("{} (s{seed})", scale.show(r.best)),
-                None => scale.show(r.best),
+            .map(|r| match (r.seed, &shared_seeds) {
+                (Some(seed), None) => format!("{} (s{seed})", scale.show(r.best)),
+                _ => scale.show(r.best),
             })
             .collect();
         let row = g.to_json();
@@ -280,7 +298,7 @@ pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
             escape(&g.name),
             scale.show(g.mean_best()),
             scale.show(g.std_best()),
-            per_seed.join(", "),
+            per_seed.join(" / "),
             selection,
             escape(&row["learning_rate"].to_string()),
             g.runs[0].trainable_params,
@@ -289,7 +307,7 @@ pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
             row["train_samples_per_second"].as_f64().unwrap_or(0.0),
         );
     }
-    html.push_str("</table>");
+    html.push_str("</table></div>");
 
     html.push_str("<h2>Charts</h2>");
     let y_label = format!("{metric}{}", scale.unit);
@@ -428,7 +446,10 @@ mod tests {
         assert!(page.contains(
             "lora-8 trains 2.00% of the weights (20000) and scores 81.00 (−10.00 against full)"
         ));
-        assert!(page.contains("<td>freeze-bottom-3</td><td>90.00 ± 1.00</td><td>89.00 (s42), 90.00 (s43), 91.00 (s44)</td>"));
+        assert!(page.contains("<th>per seed (s42 / s43 / s44)</th>"));
+        assert!(page.contains(
+            "<td>freeze-bottom-3</td><td>90.00 ± 1.00</td><td>89.00 / 90.00 / 91.00</td>"
+        ));
     }
 
     #[test]

@@ -15,7 +15,8 @@ const COLOURS: [&str; 10] = [
     "#777777", "#BBBBBB",
 ];
 const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 400.0;
+/// The least height; a chart with many settings grows so that its legend fits.
+const MIN_HEIGHT: f64 = 400.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 190.0;
 const TOP: f64 = 40.0;
@@ -27,6 +28,48 @@ pub fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// The chart's height for a legend of `entries` lines.
+fn chart_height(entries: usize) -> f64 {
+    (TOP + 18.0 * entries as f64 + 24.0).max(MIN_HEIGHT)
+}
+
+/// How series `i` is drawn: beyond the ten colours, the line is dashed and the marker a
+/// square, then dotted with a diamond, so 30 settings stay apart.
+fn style(i: usize) -> (&'static str, &'static str, usize) {
+    let round = (i / COLOURS.len()) % 3;
+    (COLOURS[i % COLOURS.len()], ["", "6 3", "2 2"][round], round)
+}
+
+/// A marker of `shape` (0 circle, 1 square, 2 diamond) with an optional tooltip.
+fn marker(svg: &mut String, shape: usize, (x, y): (f64, f64), r: f64, colour: &str, tip: &str) {
+    let tip = if tip.is_empty() {
+        String::new()
+    } else {
+        format!("<title>{tip}</title>")
+    };
+    let _ = match shape {
+        0 => write!(
+            svg,
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="{r}" fill="{colour}">{tip}</circle>"#
+        ),
+        1 => write!(
+            svg,
+            r#"<rect x="{:.1}" y="{:.1}" width="{w}" height="{w}" fill="{colour}">{tip}</rect>"#,
+            x - r,
+            y - r,
+            w = 2.0 * r
+        ),
+        _ => write!(
+            svg,
+            r#"<polygon points="{x:.1},{:.1} {:.1},{y:.1} {x:.1},{:.1} {:.1},{y:.1}" fill="{colour}">{tip}</polygon>"#,
+            y - 1.3 * r,
+            x + 1.3 * r,
+            y + 1.3 * r,
+            x - 1.3 * r
+        ),
+    };
 }
 
 /// One axis: the data range mapped onto pixels, linear or log-10.
@@ -124,20 +167,20 @@ struct Frame {
 }
 
 impl Frame {
-    fn new(title: &str, x_label: &str, y_label: &str, x: Axis, y: Axis) -> Self {
+    fn new(title: &str, x_label: &str, y_label: &str, x: Axis, y: Axis, height: f64) -> Self {
         let mut svg = String::new();
         let _ = write!(
             svg,
-            r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{t}" font-family="sans-serif" font-size="12">"#,
+            r#"<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="{t}" font-family="sans-serif" font-size="12">"#,
             t = escape(title)
         );
         let _ = write!(
             svg,
-            r#"<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="white"/><text x="{cx}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{t}</text>"#,
+            r#"<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="white"/><text x="{cx}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{t}</text>"#,
             cx = (LEFT + WIDTH - RIGHT) / 2.0,
             t = escape(title)
         );
-        let (x0, x1, y0, y1) = (LEFT, WIDTH - RIGHT, HEIGHT - BOTTOM, TOP);
+        let (x0, x1, y0, y1) = (LEFT, WIDTH - RIGHT, height - BOTTOM, TOP);
         for t in x.ticks() {
             let px = x.at(t);
             let _ = write!(
@@ -163,7 +206,7 @@ impl Frame {
             w = x1 - x0,
             h = y0 - y1,
             cx = (x0 + x1) / 2.0,
-            by = HEIGHT - 12.0,
+            by = height - 12.0,
             cy = (y0 + y1) / 2.0,
             xl = escape(x_label),
             yl = escape(y_label)
@@ -171,15 +214,21 @@ impl Frame {
         Self { x, y, svg }
     }
 
-    fn legend(&mut self, index: usize, name: &str, colour: &str) {
+    fn legend(&mut self, index: usize, name: &str) {
+        let (colour, dash, shape) = style(index);
         let y = TOP + 8.0 + 18.0 * index as f64;
-        let x = WIDTH - RIGHT + 14.0;
+        let x = WIDTH - RIGHT + 10.0;
         let _ = write!(
             self.svg,
-            r#"<rect x="{x}" y="{ry}" width="12" height="12" fill="{colour}"/><text x="{tx}" y="{ty}">{n}</text>"#,
-            ry = y - 10.0,
-            tx = x + 18.0,
-            ty = y,
+            r#"<line x1="{x}" y1="{ly}" x2="{x2}" y2="{ly}" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>"#,
+            ly = y - 4.0,
+            x2 = x + 20.0
+        );
+        marker(&mut self.svg, shape, (x + 10.0, y - 4.0), 4.0, colour, "");
+        let _ = write!(
+            self.svg,
+            r#"<text x="{tx}" y="{y}">{n}</text>"#,
+            tx = x + 26.0,
             n = escape(name)
         );
     }
@@ -203,33 +252,30 @@ pub fn line_chart(
         LEFT,
         WIDTH - RIGHT,
     );
+    let height = chart_height(series.len());
     let y = Axis::new(
         series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)),
         false,
-        HEIGHT - BOTTOM,
+        height - BOTTOM,
         TOP,
     );
-    let mut frame = Frame::new(title, x_label, y_label, x, y);
+    let mut frame = Frame::new(title, x_label, y_label, x, y, height);
     for (i, (name, points)) in series.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
+        let (colour, dash, shape) = style(i);
         let path: Vec<String> = points
             .iter()
             .map(|&(a, b)| format!("{:.1},{:.1}", frame.x.at(a), frame.y.at(b)))
             .collect();
         let _ = write!(
             frame.svg,
-            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/>"#,
             path.join(" ")
         );
         for &(a, b) in points {
-            let _ = write!(
-                frame.svg,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"/>"#,
-                frame.x.at(a),
-                frame.y.at(b)
-            );
+            let at = (frame.x.at(a), frame.y.at(b));
+            marker(&mut frame.svg, shape, at, 2.5, colour, "");
         }
-        frame.legend(i, name, colour);
+        frame.legend(i, name);
     }
     frame.finish()
 }
@@ -253,13 +299,14 @@ pub fn scatter(
     connect: bool,
 ) -> String {
     let x = Axis::new(points.iter().map(|p| p.x), log_x, LEFT, WIDTH - RIGHT);
+    let height = chart_height(points.len());
     let y = Axis::new(
         points.iter().flat_map(|p| [p.y - p.error, p.y + p.error]),
         false,
-        HEIGHT - BOTTOM,
+        height - BOTTOM,
         TOP,
     );
-    let mut frame = Frame::new(title, x_label, y_label, x, y);
+    let mut frame = Frame::new(title, x_label, y_label, x, y, height);
     if connect && points.len() > 1 {
         let path: Vec<String> = points
             .iter()
@@ -272,7 +319,7 @@ pub fn scatter(
         );
     }
     for (i, p) in points.iter().enumerate() {
-        let colour = COLOURS[i % COLOURS.len()];
+        let (colour, _, shape) = style(i);
         let (px, py) = (frame.x.at(p.x), frame.y.at(p.y));
         if p.error > 0.0 {
             let _ = write!(
@@ -282,13 +329,9 @@ pub fn scatter(
                 b = frame.y.at(p.y + p.error)
             );
         }
-        let _ = write!(
-            frame.svg,
-            r#"<circle cx="{px:.1}" cy="{py:.1}" r="5" fill="{colour}"><title>{n}: {y}</title></circle>"#,
-            n = escape(p.name),
-            y = label(p.y)
-        );
-        frame.legend(i, p.name, colour);
+        let tip = format!("{}: {}", escape(p.name), label(p.y));
+        marker(&mut frame.svg, shape, (px, py), 5.0, colour, &tip);
+        frame.legend(i, p.name);
     }
     frame.finish()
 }
@@ -307,15 +350,44 @@ mod tests {
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("Eval &lt;accuracy&gt;") && svg.contains("a&amp;b"));
-        for circle in svg.split("<circle").skip(1) {
+        let circles: Vec<&str> = svg.split("<circle").skip(1).collect();
+        // Two data points, then the legend's marker (right of the plot area).
+        assert_eq!(circles.len(), 3);
+        for circle in &circles[..2] {
             let num = |key: &str| -> f64 {
                 let at = circle.find(key).unwrap() + key.len();
                 circle[at..].split('"').next().unwrap().parse().unwrap()
             };
             let (cx, cy) = (num("cx=\""), num("cy=\""));
             assert!((LEFT..=WIDTH - RIGHT).contains(&cx), "{cx}");
-            assert!((TOP..=HEIGHT - BOTTOM).contains(&cy), "{cy}");
+            assert!((TOP..=MIN_HEIGHT - BOTTOM).contains(&cy), "{cy}");
         }
+    }
+
+    #[test]
+    fn many_settings_get_a_taller_chart_and_distinct_styles() {
+        let series: Vec<(String, Vec<(f64, f64)>)> = (0..25)
+            .map(|i| {
+                (
+                    format!("s{i}"),
+                    vec![(0.0, i as f64), (1.0, i as f64 + 1.0)],
+                )
+            })
+            .collect();
+        let named: Vec<(&str, Vec<(f64, f64)>)> = series
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.clone()))
+            .collect();
+        let svg = line_chart("t", "x", "y", &named);
+        let height = TOP + 18.0 * 25.0 + 24.0;
+        assert!(
+            svg.contains(&format!("height=\"{height}\"")),
+            "the legend fits"
+        );
+        let styles: std::collections::HashSet<_> = (0..25).map(style).collect();
+        assert_eq!(styles.len(), 25, "no two settings drawn alike");
+        // Settings 10-19 dashed: their lines and their legend samples.
+        assert_eq!(svg.matches("stroke-dasharray=\"6 3\"").count(), 2 * 10);
     }
 
     #[test]
