@@ -16,12 +16,46 @@ import tomllib
 SETTING_TABLES = ("task", "training")
 
 
-def load(path):
-    with open(path, "rb") as f:
-        try:
-            return tomllib.load(f)
-        except tomllib.TOMLDecodeError as err:
-            sys.exit(f"{path}: not a valid recipe: {err}")
+# What a benchmark recipe (run-recipe, recipe-table) and a study recipe (run-study) must hold:
+# each table, with the keys read from it unconditionally.
+BENCHMARK = {
+    "benchmark": ("name", "model", "data", "seeds", "selection", "reported", "headline", "metric"),
+    "training": (),
+    "report": (),
+    "finetune": ("script", "results"),
+    "transformers": ("script", "results"),
+}
+STUDY = {"study": ("title", "task", "model", "seeds", "train", "reported", "metric")}
+
+
+def load(path, required=None):
+    """The recipe at `path`; exits naming the file when it is not TOML or lacks a table or key
+    of `required` (BENCHMARK, STUDY)."""
+    return parse(path, read(path), required)
+
+
+def read(path):
+    """The recipe file's bytes; exits naming the file when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as err:
+        sys.exit(f"{path}: cannot read the recipe: {err.strerror}")
+
+
+def parse(path, raw, required=None):
+    """`load` of bytes already read (recipe-table hashes them)."""
+    try:
+        recipe = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        sys.exit(f"{path}: not a valid recipe: {err}")
+    for table, keys in (required or {}).items():
+        if not isinstance(recipe.get(table), dict):
+            sys.exit(f"{path}: [{table}] missing")
+        for key in keys:
+            if key not in recipe[table]:
+                sys.exit(f"{path}: [{table}] has no `{key}`")
+    return recipe
 
 
 def apply(path, argv, flags, fixed, benchmark_flags=None):
@@ -29,7 +63,7 @@ def apply(path, argv, flags, fixed, benchmark_flags=None):
     which the recipe driver never uses: it passes only the seed and output directory).
 
     `benchmark_flags` maps keys of [benchmark] (model, data, ...) to options the same way."""
-    recipe = load(path)
+    recipe = load(path, BENCHMARK)
     out = []
     for key, option in (benchmark_flags or {}).items():
         if key not in recipe.get("benchmark", {}):
