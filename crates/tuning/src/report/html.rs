@@ -77,52 +77,87 @@ fn mean_seconds(g: &Group) -> f64 {
     g.runs.iter().map(|r| r.seconds_per_epoch).sum::<f64>() / g.runs.len().max(1) as f64
 }
 
+/// The best setting: the highest mean on the set that selected the models when the figures
+/// come from another set (so the reported set chooses nothing here either), else the highest
+/// mean figure. A tie goes to the setting listed first.
+fn best_group(groups: &[Group]) -> Option<&Group> {
+    let by_selection = groups.iter().all(|g| g.mean_selection().is_some());
+    let key = |g: &Group| {
+        if by_selection {
+            g.mean_selection().unwrap_or(f64::NEG_INFINITY)
+        } else {
+            g.mean_best()
+        }
+    };
+    groups
+        .iter()
+        .reduce(|best, g| if key(g) > key(best) { g } else { best })
+}
+
 /// The answers, one paragraph each, from the numbers alone.
 fn answers(groups: &[Group], scale: &Scale, metric: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let Some(best) = groups
-        .iter()
-        .max_by(|a, b| a.mean_best().total_cmp(&b.mean_best()))
-    else {
+    let Some(best) = best_group(groups) else {
         return out;
     };
     let seeds = best.runs.len();
-    let mut text = format!(
-        "<b>Best:</b> {} with {} {metric} ± {} over {seeds} seed{}.",
-        escape(&best.name),
-        scale.show(best.mean_best()),
-        scale.show(best.std_best()),
-        if seeds == 1 { "" } else { "s" }
-    );
-    let close: Vec<String> = groups
-        .iter()
-        .filter(|g| g.name != best.name)
-        .filter(|g| {
-            let spread = (best.std_best().powi(2) + g.std_best().powi(2)).sqrt();
-            spread > 0.0 && best.mean_best() - g.mean_best() <= spread
-        })
-        .map(|g| {
-            format!(
-                "{} ({})",
-                escape(&g.name),
-                signed(scale, g.mean_best() - best.mean_best())
-            )
-        })
-        .collect();
+    let mut text = match best.mean_selection() {
+        Some(selection) => format!(
+            "<b>Best on the selection set:</b> {} ({} {metric} there), which scores {} ± {} \
+             over {seeds} seed{} on the reported set.",
+            escape(&best.name),
+            scale.show(selection),
+            scale.show(best.mean_best()),
+            scale.show(best.std_best()),
+            if seeds == 1 { "" } else { "s" }
+        ),
+        None => format!(
+            "<b>Best:</b> {} with {} {metric} ± {} over {seeds} seed{}.",
+            escape(&best.name),
+            scale.show(best.mean_best()),
+            scale.show(best.std_best()),
+            if seeds == 1 { "" } else { "s" }
+        ),
+    };
+    // Each other setting against the best, on the reported figures: within the seeds' spread
+    // (the two standard deviations combined), or ahead by more (possible only when another
+    // set chose the best).
+    let (mut close, mut ahead) = (Vec::new(), Vec::new());
+    for g in groups.iter().filter(|g| g.name != best.name) {
+        let spread = (best.std_best().powi(2) + g.std_best().powi(2)).sqrt();
+        let delta = g.mean_best() - best.mean_best();
+        let shown = format!("{} ({})", escape(&g.name), signed(scale, delta));
+        if spread > 0.0 && delta.abs() <= spread {
+            close.push(shown);
+        } else if delta > 0.0 {
+            ahead.push(shown);
+        }
+    }
     if seeds < 2 {
         text.push_str(
             " One seed per setting: the differences below include the seed's own spread, \
              which this page cannot measure.",
         );
-    } else if close.is_empty() {
-        text.push_str(" Every other setting is behind by more than the seeds' spread.");
     } else {
-        let _ = write!(
-            text,
-            " Behind it by no more than the seeds' spread (the two standard deviations \
-             combined), so not told apart from it by these seeds: {}.",
-            close.join(", ")
-        );
+        if close.is_empty() && ahead.is_empty() {
+            text.push_str(" Every other setting is behind by more than the seeds' spread.");
+        }
+        if !close.is_empty() {
+            let _ = write!(
+                text,
+                " Within the seeds' spread of it (the two standard deviations combined), so \
+                 not told apart from it by these seeds: {}.",
+                close.join(", ")
+            );
+        }
+        if !ahead.is_empty() {
+            let _ = write!(
+                text,
+                " Ahead of it on the reported set by more than the spread, though the \
+                 selection set ranked them lower: {}.",
+                ahead.join(", ")
+            );
+        }
     }
     out.push(text);
 
@@ -206,7 +241,7 @@ fn signed(scale: &Scale, delta: f64) -> String {
 const STYLE: &str = "body{font-family:sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;\
 color:#222;line-height:1.45}h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .55em;\
-text-align:right;white-space:nowrap}th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}\
+text-align:right;white-space:nowrap}th{white-space:normal}th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}\
 code{background:#f3f3f3;padding:.1em .3em}.chart{display:block;margin:1em 0;max-width:100%;\
 height:auto}p.answer{margin:.6em 0}.wide{overflow-x:auto}";
 
@@ -440,7 +475,7 @@ mod tests {
         // Best: full at 91.00 ± 1.00; freeze-bottom-3 is 1.00 behind with spreads of 1.00
         // each (combined 1.41), so not told apart; lora-8 is 10 behind.
         assert!(page.contains("<b>Best:</b> full with 91.00 accuracy ± 1.00 over 3 seeds."));
-        assert!(page.contains("not told apart from it by these seeds: freeze-bottom-3 (−1.00)"));
+        assert!(page.contains("not told apart from it by these seeds: freeze-bottom-3 (−1.00)."));
         assert!(!page.contains("lora-8 (−"));
         assert!(page.contains("3 layers: −1.00 points, 40% less time per epoch"));
         assert!(page.contains(
@@ -450,6 +485,38 @@ mod tests {
         assert!(page.contains(
             "<td>freeze-bottom-3</td><td>90.00 ± 1.00</td><td>89.00 / 90.00 / 91.00</td>"
         ));
+    }
+
+    #[test]
+    fn the_best_is_chosen_on_the_selection_set_never_on_the_reported_one() {
+        let with_selection = |name: &str, bests: &[f64], selection: f64| {
+            let mut g = group(name, bests, 1_000_000, 100.0);
+            for r in &mut g.runs {
+                r.selection = Some(selection);
+            }
+            g
+        };
+        let groups = [
+            with_selection("a", &[0.80, 0.82, 0.81], 0.90),
+            with_selection("b", &[0.85, 0.86, 0.87], 0.88),
+            with_selection("c", &[0.805, 0.815, 0.825], 0.85),
+        ];
+        let info = PageInfo {
+            title: "t",
+            metric: "accuracy",
+            command: "c",
+            reported: Some("eval_dev.json"),
+        };
+        let page = study_page(&info, &groups);
+        // `b` scores highest on the reported set, but `a` was best where the models were
+        // chosen: the page names `a`, and says `b` is ahead on the reported set.
+        assert!(page.contains(
+            "<b>Best on the selection set:</b> a (90.00 accuracy there), which scores 81.00 \
+             ± 1.00 over 3 seeds on the reported set."
+        ));
+        assert!(page.contains("not told apart from it by these seeds: c (+0.50)."));
+        assert!(page.contains("though the selection set ranked them lower: b (+5.00)."));
+        assert!(!page.contains("<b>Best:</b>"));
     }
 
     #[test]
