@@ -6,9 +6,28 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Args;
 use qa::metrics;
-use qa::task::{self, QaTask, Settings};
+use qa::task::{self, QaTask, Settings, Validation};
 use tuning::TrainingArgs;
 use tuning::app::{self, Evaluation, Inference, NoFlags, Prepared, TaskApp, TrainFiles};
+
+#[derive(Args)]
+struct TrainFlags {
+    /// Hold out this fraction of the training file's paragraphs (seeded; a held-out
+    /// paragraph takes all its questions) for validation instead of a validation file,
+    /// e.g. 0.01: model selection then never sees the set you report (the dev set).
+    #[arg(long, conflicts_with = "validation")]
+    holdout: Option<f64>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Args)]
+struct EvalFlags {
+    /// Score the first N questions of the data only, in file order (run_qa's
+    /// max_eval_samples).
+    #[arg(long)]
+    max_eval_samples: Option<usize>,
+}
 
 #[derive(Args)]
 struct PredictFlags {
@@ -43,8 +62,8 @@ struct Qa;
 impl TaskApp for Qa {
     type Task = QaTask;
     type DataFlags = NoFlags;
-    type TrainFlags = Settings;
-    type EvalFlags = NoFlags;
+    type TrainFlags = TrainFlags;
+    type EvalFlags = EvalFlags;
     type PredictFlags = PredictFlags;
     type ScoreFlags = ScoreFlags;
     type ScoreReport = metrics::Report;
@@ -78,12 +97,22 @@ impl TaskApp for Qa {
     fn prepare(
         files: &TrainFiles,
         _: &NoFlags,
-        settings: &Settings,
+        flags: &TrainFlags,
         args: &TrainingArgs,
     ) -> Result<Prepared<QaTask>> {
-        let (train, validation) = (&files.train, &files.validation);
-        let (task, train, validation) =
-            task::prepare(train, validation, settings, args.max_seq_length)?;
+        let validation = match flags.holdout {
+            Some(fraction) => Validation::Holdout {
+                fraction,
+                seed: args.seed,
+            },
+            None => Validation::File(files.validation.clone()),
+        };
+        let (task, train, validation) = task::prepare(
+            &files.train,
+            &validation,
+            &flags.settings,
+            args.max_seq_length,
+        )?;
         Ok(Prepared {
             task,
             train,
@@ -95,9 +124,9 @@ impl TaskApp for Qa {
         model: &Inference<QaTask>,
         path: &Path,
         _: &NoFlags,
-        _: &NoFlags,
+        flags: &EvalFlags,
     ) -> Result<Evaluation> {
-        task::evaluation(model, path)
+        task::evaluation(model, path, flags.max_eval_samples)
     }
 
     fn predict(

@@ -237,13 +237,26 @@ impl QaTask {
 /// read.
 pub fn prepare(
     train_path: &Path,
-    validation_path: &Path,
+    validation_from: &Validation,
     settings: &Settings,
     max_seq_length: usize,
 ) -> Result<(QaTask, Vec<Example>, Vec<Example>)> {
     settings.check_window(max_seq_length)?;
     let (train, train_v2) = crate::data::load_reporting(train_path)?;
-    let (validation, validation_v2) = crate::data::load_reporting(validation_path)?;
+    let (train, validation, validation_v2, validation_name) = match validation_from {
+        Validation::File(path) => {
+            let (validation, v2) = crate::data::load_reporting(path)?;
+            (train, validation, v2, path.display().to_string())
+        }
+        Validation::Holdout { fraction, seed } => {
+            let (train, held) = hold_out_paragraphs(train, *fraction, *seed)?;
+            let name = format!(
+                "{fraction} of the paragraphs of {} held out (seed {seed})",
+                train_path.display()
+            );
+            (train, held, train_v2, name)
+        }
+    };
     let unusable = train
         .iter()
         .filter(|e| !e.is_impossible && e.answers.is_empty())
@@ -266,7 +279,7 @@ pub fn prepare(
         train.len(),
         train_path.display(),
         validation.len(),
-        validation_path.display(),
+        validation_name,
         if settings.version_2_with_negative {
             "v2.0 (with unanswerable questions)"
         } else {
@@ -276,10 +289,51 @@ pub fn prepare(
     Ok((QaTask { settings }, train, validation))
 }
 
-/// `eval`: the official scores of `model` on the dataset `path`, with its answers as
-/// `predictions_<data>/` files for the model directory.
-pub fn evaluation(model: &Inference<QaTask>, path: &Path) -> Result<Evaluation> {
-    let (examples, v2) = crate::data::load_reporting(path)?;
+/// Where `train`'s validation questions come from.
+pub enum Validation {
+    /// A file of its own.
+    File(PathBuf),
+    /// A seeded fraction of the training file's paragraphs ([`hold_out_paragraphs`]).
+    Holdout { fraction: f64, seed: u64 },
+}
+
+/// Holds out a seeded `fraction` of the paragraphs (each run of consecutive questions on one
+/// context, as SQuAD files list them) for validation, whole: no held-out question shares its
+/// context with a training question, so selection is not scored on passages the model has
+/// trained on. Both parts keep file order (the split of `tuning::task::holdout`, drawn over
+/// paragraphs instead of questions).
+pub fn hold_out_paragraphs(
+    examples: Vec<Example>,
+    fraction: f64,
+    seed: u64,
+) -> Result<(Vec<Example>, Vec<Example>)> {
+    let mut paragraphs: Vec<Vec<Example>> = Vec::new();
+    for example in examples {
+        match paragraphs.last_mut() {
+            Some(paragraph) if paragraph[0].context == example.context => paragraph.push(example),
+            _ => paragraphs.push(vec![example]),
+        }
+    }
+    let (train, held) = tuning::task::holdout::hold_out(paragraphs, fraction, seed)
+        .map_err(|e| anyhow!("{e} (paragraphs: a held-out paragraph takes its questions)"))?;
+    Ok((
+        train.into_iter().flatten().collect(),
+        held.into_iter().flatten().collect(),
+    ))
+}
+
+/// `eval`: the official scores of `model` on the dataset `path` (its first `max_examples`
+/// questions in file order, when given), with its answers as `predictions_<data>/` files for
+/// the model directory.
+pub fn evaluation(
+    model: &Inference<QaTask>,
+    path: &Path,
+    max_examples: Option<usize>,
+) -> Result<Evaluation> {
+    let (mut examples, v2) = crate::data::load_reporting(path)?;
+    if let Some(n) = max_examples {
+        examples.truncate(n);
+    }
     let (features, outputs) = model.run(&examples)?;
     let predictions = model.task.postprocess(&examples, &features, &outputs);
     let by_id: HashMap<String, String> = examples
@@ -588,6 +642,51 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../tests/fixtures/encoder/tiny-bert");
         Tokenizer::from_model_dir(&dir).unwrap()
+    }
+
+    #[test]
+    fn held_out_paragraphs_keep_their_questions_and_the_split_is_seeded() {
+        // 20 paragraphs of 1 to 3 questions each, in file order.
+        let mut examples = Vec::new();
+        for p in 0..20 {
+            for q in 0..=(p % 3) {
+                let mut e = example(&format!("paragraph {p} says yes"), "yes");
+                e.id = format!("{p}-{q}");
+                examples.push(e);
+            }
+        }
+        let total = examples.len();
+        let (train, held) = hold_out_paragraphs(examples.clone(), 0.25, 42).unwrap();
+        assert_eq!(train.len() + held.len(), total);
+        let contexts = |part: &[Example]| {
+            part.iter()
+                .map(|e| e.context.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        // 5 of the 20 paragraphs, each with all its questions; none on both sides.
+        assert_eq!(contexts(&held).len(), 5);
+        assert!(contexts(&held).is_disjoint(&contexts(&train)));
+        for context in contexts(&held) {
+            let wanted = examples.iter().filter(|e| e.context == context).count();
+            assert_eq!(held.iter().filter(|e| e.context == context).count(), wanted);
+        }
+        // File order on both sides; the same seed draws the same split, another seed another.
+        let order = |part: &[Example]| {
+            let at: Vec<usize> = part
+                .iter()
+                .map(|e| examples.iter().position(|x| x.id == e.id).unwrap())
+                .collect();
+            at.windows(2).all(|w| w[0] < w[1])
+        };
+        assert!(order(&train) && order(&held));
+        let ids = |part: &[Example]| part.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        let again = hold_out_paragraphs(examples.clone(), 0.25, 42).unwrap().1;
+        assert_eq!(ids(&again), ids(&held));
+        let other = hold_out_paragraphs(examples.clone(), 0.25, 43).unwrap().1;
+        assert_ne!(ids(&other), ids(&held));
+        // Too few paragraphs to hold any out is an error, not an empty validation set.
+        let err = hold_out_paragraphs(examples[..1].to_vec(), 0.25, 42).unwrap_err();
+        assert!(err.to_string().contains("paragraphs"), "{err}");
     }
 
     fn example(context: &str, answer: &str) -> Example {

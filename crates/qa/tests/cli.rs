@@ -196,6 +196,18 @@ fn train_eval_predict_score_agree_with_each_other() {
     let best = summary["eval"]["f1"].as_f64().unwrap();
     assert!((f1 - best).abs() < 1e-9, "eval {f1} vs best {best}");
     assert_eq!(eval["report"]["total"], 90);
+    // --max-eval-samples scores the first questions only (run_qa's max_eval_samples).
+    let first: Value = serde_json::from_str(&ok(&qa(&[
+        "eval",
+        "--model",
+        run_s,
+        "--data",
+        validation_s,
+        "--max-eval-samples",
+        "10",
+    ])))
+    .unwrap();
+    assert_eq!(first["report"]["total"], 10);
 
     // predict writes the official format; score recomputes eval's figures from it.
     let out = dir.path().join("pred");
@@ -380,4 +392,43 @@ fn lr_find_runs_the_range_test() {
         dir.path(),
         &WINDOWS,
     );
+}
+
+#[test]
+fn holdout_selects_on_whole_paragraphs_of_the_training_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let tiny = root().join("tests/fixtures/encoder/tiny-bert");
+    let train = root().join("data/qa/train.jsonl");
+    let mut args = vec![
+        "train",
+        "--model",
+        tiny.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--holdout",
+        "0.1",
+        "--output-dir",
+        run.to_str().unwrap(),
+        "--max-steps",
+        "2",
+        "--per-device-train-batch-size",
+        "8",
+    ];
+    args.extend(WINDOWS);
+    let out = qa(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    // data/qa/train.jsonl: 100 paragraphs of 3 questions; 10 paragraphs held out whole.
+    assert!(
+        stderr.contains("qa: 270 training questions from")
+            && stderr.contains("30 validation from 0.1 of the paragraphs of"),
+        "{stderr}"
+    );
+    // A validation file and --holdout are one choice, not two.
+    let validation = root().join("data/qa/validation.jsonl");
+    args.extend(["--validation", validation.to_str().unwrap()]);
+    let out = qa(&args);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--holdout"));
 }
