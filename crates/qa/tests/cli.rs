@@ -425,6 +425,11 @@ fn holdout_selects_on_whole_paragraphs_of_the_training_file() {
             && stderr.contains("30 validation from 0.1 of the paragraphs of"),
         "{stderr}"
     );
+    let inputs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run_inputs.json")).unwrap())
+            .unwrap();
+    let files: Vec<&String> = inputs["files"].as_object().unwrap().keys().collect();
+    assert_eq!(files, ["train"], "the validation file was not read");
     // A validation file and --holdout are one choice, not two.
     let validation = root().join("data/qa/validation.jsonl");
     args.extend(["--validation", validation.to_str().unwrap()]);

@@ -460,6 +460,14 @@ fn holdout_selects_on_a_seeded_part_of_the_training_file() {
         .expect("the run's validation accuracy");
     assert_eq!(eval["report"]["accuracy"].as_f64(), Some(selected));
     assert_eq!(eval["examples"], 80);
+    // The run's recorded inputs are the files it read: the training file, not the (sample)
+    // validation file it did not.
+    let inputs: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run_inputs.json")).unwrap())
+            .unwrap();
+    let files: Vec<&String> = inputs["files"].as_object().unwrap().keys().collect();
+    assert_eq!(files, ["train"]);
+    assert_eq!(inputs["task_flags"]["holdout"], "0.25");
     // A validation file and --holdout together are refused.
     let both = sentiment(&[
         "train",

@@ -312,15 +312,19 @@ fn prepare_run<A: TaskApp>(
 fn train<A: TaskApp>(m: &ArgMatches) -> Result<()> {
     let input = TrainInput::from_arg_matches(m)?;
     let (args, files, prepared) = prepare_run::<A>(m, input.files)?;
+    // With a task's `--holdout` the validation examples come from the training file: the
+    // validation file (the default sample one) is not read, so it is not a recorded input.
+    let held_out = matches!(m.try_get_raw("holdout"), Ok(Some(_)));
+    let mut data_files = vec![("train".into(), files.train.clone())];
+    if !held_out {
+        data_files.push(("validation".into(), files.validation.clone()));
+    }
     let trainer = Trainer {
         resume: input.resume,
         allow_changed_settings: input.allow_changed_settings,
         kernels: Kernels::from_env(),
         device: input.device.choice,
-        data_files: vec![
-            ("train".into(), files.train.clone()),
-            ("validation".into(), files.validation.clone()),
-        ],
+        data_files,
         task_flags: task_flags::<A>(m),
         ..Trainer::new(&prepared.task, args, files.model.clone())
     };
