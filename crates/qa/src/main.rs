@@ -25,7 +25,7 @@ struct TrainFlags {
 struct EvalFlags {
     /// Score the first N questions of the data only, in file order (run_qa's
     /// max_eval_samples).
-    #[arg(long)]
+    #[arg(long, value_parser = tuning::app::cli::at_least::<1>)]
     max_eval_samples: Option<usize>,
 }
 

@@ -306,6 +306,15 @@ fn degenerate_settings_and_a_training_set_without_usable_answers_are_refused() {
             "{stderr}"
         );
     }
+    // Scoring no question at all is refused, not reported as 0 of 0.
+    let out = qa(&["eval", "--model", "no-model", "--max-eval-samples", "0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains("--max-eval-samples")
+            && stderr.contains("at least 1"),
+        "{stderr}"
+    );
     // A question and stride the window cannot hold: refused before any model is read.
     let out = qa(&[
         "train",
