@@ -238,12 +238,9 @@ fn signed(scale: &Scale, delta: f64) -> String {
     }
 }
 
-const STYLE: &str = "body{font-family:sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;\
-color:#222;line-height:1.45}h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}\
-table{border-collapse:collapse;font-size:.92em}th,td{border:1px solid #ccc;padding:.3em .55em;\
-text-align:right;white-space:nowrap}th{white-space:normal}th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}\
-code{background:#f3f3f3;padding:.1em .3em}.chart{display:block;margin:1em 0;max-width:100%;\
-height:auto}p.answer{margin:.6em 0}.wide{overflow-x:auto}";
+/// The pages' style sheet, one line; `scripts/reproduce/study-table` (the across-tasks page)
+/// uses it too, adding its own few rules.
+const STYLE: &str = include_str!("style.css");
 
 /// The whole page.
 pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
@@ -253,10 +250,11 @@ pub fn study_page(info: &PageInfo, groups: &[Group]) -> String {
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>{STYLE}</style></head><body><h1>{t}</h1><p>From {n} setting{s} and {r} \
+         <style>{style}</style></head><body><h1>{t}</h1><p>From {n} setting{s} and {r} \
          run{rs}.</p><details><summary>The command that made this page</summary><p><code>{c}\
          </code></p></details>",
         t = escape(info.title),
+        style = STYLE.trim_end(),
         c = escape(info.command),
         n = groups.len(),
         s = if groups.len() == 1 { "" } else { "s" },
