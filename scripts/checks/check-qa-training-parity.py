@@ -36,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def baseline_module():
     """scripts/baselines/baseline-transformers-qa.py, for its run_qa-style windows and labels."""
+    sys.path.insert(0, os.path.join(HERE, "..", "baselines"))  # it imports recipe.py beside it
     spec = importlib.util.spec_from_file_location("baseline_qa", os.path.join(HERE, "..", "baselines", "baseline-transformers-qa.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -21,8 +21,10 @@ import torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+BASELINES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "baselines")
+sys.path.insert(0, BASELINES)  # the baseline imports its siblings (recipe.py, splits.py)
 spec = importlib.util.spec_from_file_location(
-    "baseline", os.path.join(os.path.dirname(__file__), "..", "baselines", "baseline-transformers-relation.py"))
+    "baseline", os.path.join(BASELINES, "baseline-transformers-relation.py"))
 baseline = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(baseline)
 

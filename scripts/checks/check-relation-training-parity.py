@@ -46,6 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def baseline_module():
     """scripts/baselines/baseline-transformers-relation.py, for its reader, marking and model."""
     path = os.path.join(HERE, "..", "baselines", "baseline-transformers-relation.py")
+    sys.path.insert(0, os.path.dirname(path))  # it imports its siblings (recipe.py, splits.py)
     spec = importlib.util.spec_from_file_location("baseline_relation", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

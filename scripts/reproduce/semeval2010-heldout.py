@@ -15,6 +15,7 @@ import importlib.util
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "baselines"))  # its siblings
 spec = importlib.util.spec_from_file_location(
     "baseline", os.path.join(os.path.dirname(__file__), "..", "baselines", "baseline-transformers-relation.py"))
 baseline = importlib.util.module_from_spec(spec)
