@@ -5,7 +5,7 @@
 //! OS, so every step pays for fresh zeroed pages (page faults were ~15% of a MiniLM step
 //! here). Keeping freed memory in the process lets the next step reuse it: +20% inference
 //! throughput at batch 32x128 on the 2-core benchmark machine, peak RSS unchanged (the peak
-//! is the same set of live buffers). See BENCHMARKS.md, "Performance log".
+//! is the same set of live buffers). See crates/kernels/PERFORMANCE.md.
 //!
 //! Users can still tune glibc themselves: when any `MALLOC_*_` variable is set, nothing is
 //! changed.
