@@ -20,11 +20,14 @@ Run (from the repository root, after `cargo build --release --workspace`):
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
+import time
 
 import torch
+import transformers
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, \
     Trainer, TrainingArguments
 
@@ -92,7 +95,9 @@ def main():
     if a.output:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
         report = {"command": " ".join(["scripts/checks/check-sentiment-training-parity.py"] + sys.argv[1:]),
-                  "commit": commit, "settings": vars(a), "torch": torch.__version__,
+                  "commit": commit, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "settings": vars(a),
+                  "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
                   "max_loss_diff": loss_diff, "max_grad_norm_diff": norm_diff, "steps": steps}
         with open(a.output + ".tmp", "w") as f:
             json.dump(report, f, indent=2)
