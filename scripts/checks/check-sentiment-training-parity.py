@@ -65,6 +65,9 @@ def main():
     with open(a.train, encoding="utf-8", newline="") as f:
         lines = [line for _, line in zip(range(a.sentences + 1), f)]  # the header and SENTENCES rows
     header, rows = lines[0].rstrip("\n").split("\t"), [l.rstrip("\n").split("\t") for l in lines[1:]]
+    missing = [c for c in ("sentence", "label") if c not in header]
+    if missing:
+        sys.exit(f"{a.train}: line 1: no column {', '.join(missing)} (GLUE SST-2 TSV: sentence<TAB>label)")
     text, label = header.index("sentence"), header.index("label")
     tokenizer = AutoTokenizer.from_pretrained(a.model)
     items = [{**tokenizer(r[text], truncation=True, max_length=128), "labels": int(r[label])} for r in rows]
