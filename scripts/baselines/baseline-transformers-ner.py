@@ -76,6 +76,11 @@ class Encoded(torch.utils.data.Dataset):
         return self.items[i]
 
 
+def device_name(device):
+    """What trained the model: "cpu", or the GPU's name for --device cuda."""
+    return torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
+
+
 # How a recipe (`--recipe benchmarks/recipes/conll2003.toml`) reaches this script: the settings
 # it takes as options, and those it always uses (Trainer's defaults here).
 RECIPE_FLAGS = {"learning_rate": "--lr", "num_train_epochs": "--epochs",
@@ -91,7 +96,7 @@ def main():
     for name, kind, default in [("model", str, None), ("data", str, None), ("epochs", float, 3.0),
                                 ("batch-size", int, 16), ("lr", float, 5e-5), ("warmup-ratio", float, 0.1),
                                 ("weight-decay", float, 0.01), ("seed", int, 42), ("max-seq-length", int, 128),
-                                ("output-dir", str, "/tmp/hf-conll")]:
+                                ("device", str, "cpu"), ("output-dir", str, "/tmp/hf-conll")]:
         p.add_argument(f"--{name}", type=kind, default=default)
     a = p.parse_args(recipe.from_argv(sys.argv[1:], RECIPE_FLAGS, RECIPE_FIXED,
                                       {"model": "--model", "data": "--data"}))
@@ -123,7 +128,7 @@ def main():
         per_device_train_batch_size=a.batch_size, per_device_eval_batch_size=64,
         warmup_steps=a.warmup_ratio, weight_decay=a.weight_decay, seed=a.seed,
         eval_strategy="epoch", save_strategy="no", logging_steps=50, report_to=[],
-        dataloader_num_workers=0, use_cpu=True)
+        dataloader_num_workers=0, use_cpu=(a.device == "cpu"))
     keep = KeepBest("f1")
     trainer = Trainer(model=model, args=args, train_dataset=sets["train"], eval_dataset=sets["testa"],
                       data_collator=DataCollatorForTokenClassification(tokenizer), compute_metrics=metrics,
@@ -166,7 +171,8 @@ def main():
               "test_f1_per_type": {t["type"]: round(100 * t["f1"], 2) for t in ours["per_type"]},
               "train_runtime_s": out.metrics["train_runtime"],
               "train_samples_per_second": out.metrics["train_samples_per_second"], "wall_s": wall,
-              "torch_threads": torch.get_num_threads(), "truncated_test_sentences":
+              "torch_threads": torch.get_num_threads(), "device": device_name(a.device),
+              "truncated_test_sentences":
                   sum(1 for (w, _), t in zip(data["testb"], pred) if len(t) < len(w)),
               # ru_maxrss is in KiB on Linux.
               "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
