@@ -29,7 +29,7 @@ import torch
 from selection import KeepBest
 from seqeval.metrics import f1_score
 from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
-                          Trainer, TrainingArguments)
+                          Trainer, TrainingArguments, set_seed)
 
 
 def read_conll(path):
@@ -106,6 +106,9 @@ def main():
     kinds = sorted({t[2:] for _, tags in data["train"] for t in tags if t != "O"})
     labels = ["O"] + [f"{p}-{k}" for k in kinds for p in ("B", "I")]
     tokenizer = AutoTokenizer.from_pretrained(a.model)
+    # Seeded before the model exists, as transformers' example scripts do: the head's initial
+    # weights then come from --seed (Trainer seeds only later, for its own sampling).
+    set_seed(a.seed)
     model = AutoModelForTokenClassification.from_pretrained(
         a.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
     sets = {split: Encoded(s, tokenizer, labels, a.max_seq_length) for split, s in data.items()}

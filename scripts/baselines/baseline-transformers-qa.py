@@ -43,7 +43,7 @@ import numpy as np
 import recipe
 import torch
 from transformers import (AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                          TrainingArguments)
+                          TrainingArguments, set_seed)
 
 
 def read_squad(path):
@@ -199,6 +199,9 @@ def main():
         train_items.append({**w["inputs"], "start_positions": start, "end_positions": end})
     dev_windows = windows(dev_questions, tokenizer, a.max_seq_length, a.doc_stride)
 
+    # Seeded before the model exists, as transformers' example scripts do: the head's initial
+    # weights then come from --seed (Trainer seeds only later, for its own sampling).
+    set_seed(a.seed)
     model = AutoModelForQuestionAnswering.from_pretrained(a.model)
     args = TrainingArguments(
         output_dir=a.output_dir, learning_rate=a.lr, num_train_epochs=a.epochs,

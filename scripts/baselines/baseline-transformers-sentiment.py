@@ -44,6 +44,7 @@ from transformers import (
     DataCollatorWithPadding,
     Trainer,
     TrainingArguments,
+    set_seed,
 )
 
 
@@ -108,6 +109,9 @@ def main():
         train_rows, held_rows = hold_out(train_rows, a.holdout, a.seed)
     labels = sorted({r["label"] for r in train_rows}, key=lambda x: int(x) if x.lstrip("-").isdigit() else x)
     tokenizer = AutoTokenizer.from_pretrained(a.model)
+    # Seeded before the model exists, as transformers' example scripts do: the head's initial
+    # weights then come from --seed (Trainer seeds only later, for its own sampling).
+    set_seed(a.seed)
     model = AutoModelForSequenceClassification.from_pretrained(
         a.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
     args = TrainingArguments(
@@ -131,6 +135,17 @@ def main():
                                     if keep else dev_data),
                       data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy,
                       callbacks=[keep] if keep else [])
+    def score_dev(name):
+        """The model's dev accuracy; its predictions written to OUTPUT_DIR/NAME as GLUE's
+        submission format (index<TAB>prediction), as `sentiment predict --format glue`."""
+        out = trainer.predict(dev_data)
+        os.makedirs(a.output_dir, exist_ok=True)
+        with open(os.path.join(a.output_dir, name), "w") as f:
+            f.write("index\tprediction\n")
+            for i, row in enumerate(np.argmax(out.predictions, -1)):
+                f.write(f"{i}\t{labels[row]}\n")
+        return out.metrics["test_accuracy"]
+
     start = time.time()
     train_out = trainer.train()
     runtime = time.time() - start
@@ -141,9 +156,9 @@ def main():
         trainer.remove_callback(keep)  # the evaluations below are not selection candidates
         last = trainer.evaluate()
         keep.offer(trainer.state.global_step, trainer.state.epoch, last["eval_accuracy"], model)
-        final_dev = trainer.evaluate(dev_data)["eval_accuracy"]
+        final_dev = score_dev("dev_predictions_final.tsv")
         model.load_state_dict(keep.state)
-        selected_dev = trainer.evaluate(dev_data)["eval_accuracy"]
+        selected_dev = score_dev("dev_predictions.tsv")
         selected = {"dev_accuracy_final": round(100 * final_dev, 2),
                     "dev_accuracy_selected": round(100 * selected_dev, 2),
                     "heldout_best_accuracy": round(100 * keep.best, 2), "heldout_best_step": keep.step,
@@ -152,9 +167,11 @@ def main():
         metrics = {"eval_accuracy": selected_dev}
     else:
         metrics = trainer.evaluate()
+        score_dev("dev_predictions.tsv")
     evals = [e for e in trainer.state.log_history if "eval_accuracy" in e]
-    # The final evaluate() calls above are appended to the log too; keep only the ones made during training.
-    evals = evals[:-3] if keep else evals[:-1]
+    # The final evaluate() call above is appended to the log too (predict() is not); keep only
+    # the ones made during training.
+    evals = evals[:-1]
     per_epoch = [e["eval_accuracy"] for e in evals]
     result = {
         "accuracy": metrics["eval_accuracy"], "best_epoch_accuracy": max(per_epoch, default=None),
