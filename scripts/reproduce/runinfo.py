@@ -11,8 +11,8 @@ import subprocess
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def git(*args):
-    return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True,
+def git(*args, cwd=ROOT):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
                           text=True).stdout.strip()
 
 
@@ -58,9 +58,23 @@ def machine(device="cpu"):
     return out
 
 
+# What the reproduce scripts themselves write into the tree: results of earlier runs (run-recipe
+# overwrites a seed's committed result when it is run again) and study reports and records. A
+# change there is not a change of the code a run is made with, so it does not make a run "dirty".
+OUTPUTS = ("benchmarks/results", "benchmarks/results-cuda", "benchmarks/studies")
+
+
+def git_state(root=ROOT):
+    """(commit, dirty) from git, which must answer: dirty when a tracked file outside OUTPUTS
+    differs from the commit (untracked files do not count)."""
+    excluded = [f":(exclude){path}" for path in OUTPUTS]
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *excluded, cwd=root)
+    return git("rev-parse", "HEAD", cwd=root), bool(changed)
+
+
 def code_state():
-    """(commit, dirty) of the working tree from git; (None, None) without a repository."""
+    """git_state(), or (None, None) without a repository."""
     try:
-        return git("rev-parse", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no"))
+        return git_state()
     except (OSError, subprocess.CalledProcessError):
         return None, None
