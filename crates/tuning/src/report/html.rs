@@ -77,6 +77,17 @@ fn mean_seconds(g: &Group) -> f64 {
     g.runs.iter().map(|r| r.seconds_per_epoch).sum::<f64>() / g.runs.len().max(1) as f64
 }
 
+/// A setting's time per epoch against full fine-tuning's, in words: "40% less time per
+/// epoch", or "12% more time per epoch" when it took longer (a run beside another process can).
+fn time_against(seconds: f64, full_seconds: f64) -> String {
+    let saved = 100.0 * (1.0 - seconds / full_seconds.max(1e-9));
+    if saved >= 0.0 {
+        format!("{saved:.0}% less time per epoch")
+    } else {
+        format!("{:.0}% more time per epoch", -saved)
+    }
+}
+
 /// The best setting: the highest mean on the set that selected the models when the figures
 /// come from another set (so the reported set chooses nothing here either), else the highest
 /// mean figure. A tie goes to the setting listed first.
@@ -171,12 +182,11 @@ fn answers(groups: &[Group], scale: &Scale, metric: &str) -> Vec<String> {
         let parts: Vec<String> = frozen
             .iter()
             .map(|(k, g)| {
-                let time = 100.0 * (1.0 - mean_seconds(g) / mean_seconds(full).max(1e-9));
                 format!(
-                    "{k} layer{}: {} points, {:.0}% less time per epoch",
+                    "{k} layer{}: {} points, {}",
                     if *k == 1 { "" } else { "s" },
                     signed(scale, g.mean_best() - full.mean_best()),
-                    time
+                    time_against(mean_seconds(g), mean_seconds(full))
                 )
             })
             .collect();
@@ -483,6 +493,13 @@ mod tests {
         assert!(page.contains(
             "<td>freeze-bottom-3</td><td>90.00 ± 1.00</td><td>89.00 / 90.00 / 91.00</td>"
         ));
+    }
+
+    #[test]
+    fn time_is_said_as_saved_or_spent() {
+        assert_eq!(time_against(6.0, 10.0), "40% less time per epoch");
+        assert_eq!(time_against(11.2, 10.0), "12% more time per epoch");
+        assert_eq!(time_against(10.0, 10.0), "0% less time per epoch");
     }
 
     #[test]
